@@ -1,0 +1,65 @@
+"""One figure style for the whole book, and the theory-over-measurement overlay."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+#: Colours used consistently: measured data in solid colours, theory in black dashes.
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]
+
+STYLE = {
+    "figure.figsize": (6.4, 4.0),
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "axes.prop_cycle": mpl.cycler(color=PALETTE),
+}
+
+
+def use_style() -> None:
+    """Apply the book's matplotlib style globally (call once per notebook)."""
+    mpl.rcParams.update(STYLE)
+
+
+@contextmanager
+def style():
+    """Apply the book's style inside a ``with`` block only."""
+    with mpl.rc_context(STYLE):
+        yield
+
+
+def overlay_theory(ax, x, y, label: str = "theory", **kwargs):
+    """Draw a closed-form curve over measured points: black dashes, on top."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
+    opts = {"color": "black", "linestyle": "--", "linewidth": 1.2, "zorder": 3}
+    opts.update(kwargs)
+    return ax.plot(x, y, label=label, **opts)
+
+
+def loglog_axes(ax, xlabel: str, ylabel: str, title: str):
+    """Log-log axes with labels and a title (the title should state the finding)."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return ax
+
+
+def close(fig) -> None:
+    """Close a figure after display so notebooks do not accumulate open figures."""
+    plt.close(fig)
