@@ -1,0 +1,59 @@
+"""Synthetic token tasks for the deep-narrow Transformer experiments (Chapters 1 and 2).
+
+* :func:`reversal_batch`: random tokens, target = the sequence reversed (a fixed
+  loss for one-step increment measurements).
+* :func:`permutation_task`: an endless batch generator for ``y_t = pi(x_t)``
+  with a fixed random permutation ``pi`` of the vocabulary; chance level is
+  ``ln(vocab - 1)`` (tokens are drawn from ``1..vocab-1``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def reversal_batch(
+    batch: int, seq_len: int, vocab: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(tokens, targets)`` with ``targets = tokens.flip(1)``; tokens uniform in ``0..vocab-1``."""
+    _positive_int("batch", batch)
+    _positive_int("seq_len", seq_len)
+    if isinstance(vocab, bool) or not isinstance(vocab, int) or vocab < 2:
+        raise ValueError(f"vocab must be an int >= 2, got {vocab!r}")
+    x = torch.randint(0, vocab, (batch, seq_len), generator=generator)
+    return x, x.flip(1)
+
+
+def permutation_task(
+    batch: int, seq_len: int, vocab: int, generator: torch.Generator | None = None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless ``(tokens, targets)`` batches of ``y_t = pi(x_t)`` for one fixed permutation ``pi``.
+
+    ``pi`` permutes ``1..vocab-1`` (token 0 unused), drawn once from ``generator``.
+    """
+    _positive_int("batch", batch)
+    _positive_int("seq_len", seq_len)
+    if isinstance(vocab, bool) or not isinstance(vocab, int) or vocab < 3:
+        raise ValueError(f"vocab must be an int >= 3, got {vocab!r}")
+    perm = torch.cat(
+        [torch.zeros(1, dtype=torch.long), 1 + torch.randperm(vocab - 1, generator=generator)]
+    )
+    while True:
+        x = torch.randint(1, vocab, (batch, seq_len), generator=generator)
+        yield x, perm[x]
+
+
+def token_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Mean cross-entropy of ``model(tokens)`` logits against ``targets``."""
+    x, y = batch
+    logits = model(x)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
