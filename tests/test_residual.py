@@ -105,3 +105,105 @@ def test_theory_bad_input():
         R.forward_moment(0, 1, 1)
     with pytest.raises(ValueError, match="d"):
         R.expected_step_norm(0)
+
+
+# --- chains ----------------------------------------------------------------------------------
+
+torch = pytest.importorskip("torch")
+from deepnotes import chains as C  # noqa: E402
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_orthogonal_is_orthogonal_and_rejects_non_square():
+    q = C.orthogonal(16, generator=_gen(), dtype=torch.float64)
+    assert torch.allclose(q @ q.T, torch.eye(16, dtype=torch.float64), atol=1e-12)
+    assert C.orthogonal(8, 8).shape == (8, 8)
+    with pytest.raises(ValueError, match="m must equal n"):
+        C.orthogonal(8, 4)
+    with pytest.raises(ValueError, match="n must"):
+        C.orthogonal(0)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: C.ResidualChain(8, 4, eps=-0.1), "eps"),
+        (lambda: C.ResidualChain(8, 0, eps=0.5), "depth"),
+        (lambda: C.PlainChain(8, 0), "depth"),
+        (lambda: C.PlainChain(8, 2, kind="tanh"), "kind"),
+        (lambda: C.make_chain("residual--1", 8, 2), "name"),
+        (lambda: C.make_chain("resnet", 8, 2), "name"),
+        (lambda: C.log_amplification(-1.0, 4), "eps"),
+        (lambda: C.log_amplification(0.5, 0), "depth"),
+        (lambda: C.log_amplification(0.5, 4, kind="sideways"), "kind"),
+        (lambda: C.hessian_top_eigenvalue(lambda: torch.zeros(()), [], iters=0), "iters"),
+        (lambda: C.chain_loss(torch.zeros(2, 4), C.chain_problem(4, 2), "l1"), "loss"),
+        (lambda: C.depth_sweep([], [4]), "names"),
+    ],
+)
+def test_bad_input_names_the_argument(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def test_residual_block_jacobian_is_identity_plus_eps_branch():
+    eps = 0.3
+    model = C.ResidualChain(6, 1, eps, generator=_gen(1), dtype=torch.float64)
+    x = torch.randn(1, 6, generator=_gen(2), dtype=torch.float64)
+    jac = torch.autograd.functional.jacobian(lambda z: model(z), x).reshape(6, 6)
+    jac_f = torch.autograd.functional.jacobian(lambda z: model.branch(z, 0), x).reshape(6, 6)
+    assert torch.allclose(jac, torch.eye(6, dtype=torch.float64) + eps * jac_f, atol=1e-6)
+
+
+def test_parameter_gradient_is_linear_in_eps():
+    x = torch.randn(4, 6, generator=_gen(3), dtype=torch.float64)
+    g_y = torch.randn(4, 6, generator=_gen(4), dtype=torch.float64)
+    grads = []
+    for eps in (0.2, 0.4):
+        model = C.ResidualChain(6, 1, eps, generator=_gen(5), dtype=torch.float64)
+        y = model(x)
+        grads.append(torch.autograd.grad(y, list(model.parameters()), grad_outputs=g_y))
+    for g1, g2 in zip(*grads, strict=True):
+        assert torch.allclose(g2, 2 * g1, rtol=1e-12, atol=1e-14)
+
+
+def test_plain_orthogonal_chain_is_perfectly_stable_and_gradient_grows_as_n():
+    rows = C.depth_sweep(["plain-orthogonal"], [2, 8], width=32, batch=8, seeds=1, lr=1e-3)
+    for row in rows:
+        assert row["forward"] == pytest.approx(1.0, rel=1e-5)
+        assert row["backward"] == pytest.approx(1.0, rel=1e-5)
+        assert row["grad_sq"] / row["one_layer"] == pytest.approx(row["N"], rel=1e-4)
+        assert row["increment"] / row["first_order"] == pytest.approx(1.0, rel=1e-3)
+
+
+def test_residual_gradient_sum_matches_theory():
+    depths = [4, 16]
+    rows = C.depth_sweep(
+        ["residual-0.5", "residual-1"], depths, 64, 32, seeds=4, dtype=torch.float64
+    )
+    for name, p in (("residual-0.5", 0.5), ("residual-1", 1.0)):
+        for depth in depths:
+            sel = [r for r in rows if r["model"] == name and r["N"] == depth]
+            measured = np.mean([r["grad_sq"] / r["one_layer"] for r in sel])
+            predicted = float(R.gradient_sum(depth**-p, sp.Integer(depth)))
+            assert measured == pytest.approx(predicted, rel=0.25), (name, depth)
+            fwd = np.mean([r["forward"] for r in sel])
+            assert fwd == pytest.approx((1 + depth ** (-2 * p)) ** depth, rel=0.15)
+
+
+def test_log_amplification_aligned_and_random():
+    aligned = C.log_amplification(0.5, 10, kind="aligned", trials=2)
+    assert torch.allclose(aligned, torch.full((2,), 20 * math.log(1.5), dtype=torch.float64))
+    for method in ("matrix", "vector"):
+        ratio = C.log_amplification(0.25, 16, 128, "random", 16, method=method, generator=_gen())
+        assert float(ratio.exp().mean()) == pytest.approx((1 + 0.25**2) ** 16, rel=0.1)
+
+
+def test_hessian_top_eigenvalue_on_a_quadratic():
+    a = torch.diag(torch.tensor([3.0, -1.0, 0.5], dtype=torch.float64))
+    w = torch.ones(3, dtype=torch.float64, requires_grad=True)
+    lam = C.hessian_top_eigenvalue(lambda: 0.5 * w @ a @ w, [w], iters=60, generator=_gen())
+    assert lam == pytest.approx(3.0, rel=1e-6)

@@ -31,15 +31,18 @@ __all__ = [
     "DEPTH",
     "EPS",
     "EPSILON_RULES",
+    "RELU_BRANCH_FACTOR",
     "amplification",
     "amplification_limits",
     "amplification_numeric",
+    "asymptotic_slope",
     "chain_gradient_scale",
     "chain_forward_ratio",
     "epsilon_rule",
     "expectation",
     "expected_step_norm",
     "forward_moment",
+    "gradient_sum",
     "increment_exponent",
     "linear_layer_variances",
     "log_amplification_asymptotic",
@@ -52,6 +55,9 @@ __all__ = [
 #: Depth ``N`` (positive integer) and branch scale ``eps`` (positive).
 DEPTH = sp.Symbol("N", positive=True, integer=True)
 EPS = sp.Symbol("epsilon", positive=True)
+
+#: Gradient units per layer of the ``relu(x W1) W2`` branch (see :func:`gradient_sum`).
+RELU_BRANCH_FACTOR = sp.Rational(3, 2)
 
 #: The three choices of ``eps`` the chapter compares, as exponents ``p`` in ``eps = N**-p``.
 EPSILON_RULES: dict[str, sp.Expr] = {
@@ -212,6 +218,27 @@ def residual_derivatives() -> dict[str, sp.Expr]:
         "param_grad": sp.diff(loss(y), theta),
         "param_grad_claim": EPS * dloss * sp.diff(f, theta),
     }
+
+
+def gradient_sum(eps, N: sp.Expr = DEPTH, branch_factor=RELU_BRANCH_FACTOR) -> sp.Expr:
+    """Expected ``sum_l ||dL/dtheta_l||^2`` in units of one plain layer's ``||x_0^T dL/dh||^2``.
+
+    Plain orthogonal chain (``eps=None``): every layer sees the same norms, so the sum is ``N``.
+    Residual chain: layer ``l`` sees ``||x_{l-1}||^2 ~ (1 + eps**2)**(l-1)`` and
+    ``||dL/dx_l||^2 ~ (1 + eps**2)**(N-l)`` and carries one ``eps**2``, so the sum is
+    ``branch_factor N eps**2 (1 + eps**2)**(N-1)``.  For ``relu(x W1) W2`` with He/LeCun init
+    ``branch_factor = 3/2`` (``W2``'s gradient counts once, ``W1``'s half, as half the units
+    are active).  Chapter 2, the table.
+    """
+    if eps is None:
+        return sp.sympify(N)
+    eps = sp.sympify(eps)
+    return branch_factor * N * eps**2 * (1 + eps**2) ** (N - 1)
+
+
+def asymptotic_slope(expr: sp.Expr, N: sp.Expr = DEPTH) -> sp.Expr:
+    """``lim_{N->oo} d log(expr) / d log N``: the log-log slope a depth sweep approaches."""
+    return sp.limit(sp.simplify(N * sp.diff(sp.log(expr), N)), N, sp.oo)
 
 
 # --- 5. "small enough": amplification in 1-D and high-D -------------------------------------

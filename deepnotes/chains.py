@@ -1,0 +1,364 @@
+"""Chapter 2: deep plain chains against residual chains ``y = x + eps f(x)``.
+
+Row-vector convention of the article: a layer maps ``x`` (batch x width) to ``x W``.
+
+* :class:`PlainChain` -- ``x <- x Q_l`` with exactly orthogonal ``Q_l`` (perfect dynamical
+  isometry: forward and backward norms preserved exactly) or ``x <- relu(x W_l)`` with He init.
+* :class:`ResidualChain` -- ``x <- x + eps relu(x W1_l) W2_l`` with ``W1 ~ N(0, 2/d)`` and
+  ``W2 ~ N(0, 1/d)``, so that ``E||f(x)||^2 = ||x||^2`` and the identity path is exact.
+* :func:`measure_chain` -- forward ratio, backward ratio, parameter-gradient norm and the
+  one-step SGD loss change (Chapter 2, "increment explosion").
+* :func:`hessian_top_eigenvalue` -- power iteration on Hessian-vector products (sharpness).
+* :func:`log_amplification` -- Monte Carlo of ``v <- v + eps v J_l`` in 1-D and high-D
+  (Chapter 2, "small enough").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from deepnotes.increment import one_step_increment
+
+__all__ = [
+    "PlainChain",
+    "ResidualChain",
+    "check_depth",
+    "depth_sweep",
+    "check_eps",
+    "chain_loss",
+    "chain_problem",
+    "hessian_top_eigenvalue",
+    "log_amplification",
+    "make_chain",
+    "measure_chain",
+    "orthogonal",
+]
+
+
+def check_depth(depth: int, name: str = "depth") -> int:
+    """Return ``depth`` as an int, or raise ``ValueError`` naming ``name`` if it is not >= 1."""
+    if isinstance(depth, bool) or int(depth) != depth or depth < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {depth!r}")
+    return int(depth)
+
+
+def check_eps(eps: float, name: str = "eps") -> float:
+    """Return ``eps`` as a float, or raise ``ValueError`` naming ``name`` if negative or NaN."""
+    eps = float(eps)
+    if not math.isfinite(eps) or eps < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {eps!r}")
+    return eps
+
+
+def orthogonal(
+    n: int,
+    m: int | None = None,
+    *,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """A Haar-random ``n x n`` orthogonal matrix ``Q`` (``Q Q^T = I``), Chapter 2.
+
+    QR of a standard Gaussian matrix with the signs of ``R``'s diagonal moved into ``Q``.
+    ``m`` may be given for symmetry with a layer's ``n x m`` shape, but must equal ``n``:
+    a non-square matrix cannot be orthogonal (``ValueError`` naming ``m``).
+    """
+    n = check_depth(n, "n")
+    if m is not None and check_depth(m, "m") != n:
+        raise ValueError(f"m must equal n for an orthogonal matrix, got n={n}, m={m}")
+    a = torch.randn(n, n, generator=generator, dtype=torch.float64)
+    q, r = torch.linalg.qr(a)
+    q = q * torch.sign(torch.diagonal(r)).unsqueeze(0)
+    return q.to(dtype=dtype, device=device)
+
+
+class PlainChain(nn.Module):
+    """``x <- x Q_l`` (``kind="orthogonal"``) or ``x <- relu(x W_l)``, ``W ~ N(0, 2/d)``
+    (``kind="relu"``), for ``l = 1..depth`` (Chapter 2, "stable propagation")."""
+
+    def __init__(
+        self,
+        width: int,
+        depth: int,
+        kind: str = "orthogonal",
+        *,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__()
+        width = check_depth(width, "width")
+        self.depth = check_depth(depth, "depth")
+        if kind not in ("orthogonal", "relu"):
+            raise ValueError(f"kind must be 'orthogonal' or 'relu', got {kind!r}")
+        self.kind = kind
+        if kind == "orthogonal":
+            mats = [orthogonal(width, generator=generator, dtype=dtype) for _ in range(depth)]
+        else:
+            scale = math.sqrt(2.0 / width)
+            mats = [
+                torch.randn(width, width, generator=generator, dtype=dtype) * scale
+                for _ in range(depth)
+            ]
+        self.weights = nn.ParameterList(nn.Parameter(w) for w in mats)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for w in self.weights:
+            x = x @ w if self.kind == "orthogonal" else torch.relu(x @ w)
+        return x
+
+
+class ResidualChain(nn.Module):
+    """``x <- x + eps relu(x W1_l) W2_l``, ``W1 ~ N(0, 2/d)``, ``W2 ~ N(0, 1/d)`` (Chapter 2).
+
+    The skip is an exact identity and ``eps`` sits on the branch only, so the block's Jacobian
+    is ``I + eps J_f`` and every branch gradient carries exactly one factor ``eps``.
+    """
+
+    def __init__(
+        self,
+        width: int,
+        depth: int,
+        eps: float,
+        *,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__()
+        width = check_depth(width, "width")
+        self.depth = check_depth(depth, "depth")
+        self.eps = check_eps(eps)
+        s1, s2 = math.sqrt(2.0 / width), math.sqrt(1.0 / width)
+        w1, w2 = [], []
+        for _ in range(depth):
+            w1.append(torch.randn(width, width, generator=generator, dtype=dtype) * s1)
+            w2.append(torch.randn(width, width, generator=generator, dtype=dtype) * s2)
+        self.w1 = nn.ParameterList(nn.Parameter(w) for w in w1)
+        self.w2 = nn.ParameterList(nn.Parameter(w) for w in w2)
+
+    def branch(self, x: torch.Tensor, layer: int) -> torch.Tensor:
+        """The residual branch ``f_l(x) = relu(x W1_l) W2_l``."""
+        return torch.relu(x @ self.w1[layer]) @ self.w2[layer]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in range(self.depth):
+            x = x + self.eps * self.branch(x, layer)
+        return x
+
+
+def make_chain(
+    name: str,
+    width: int,
+    depth: int,
+    *,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> nn.Module:
+    """Build a chain by the chapter's model names.
+
+    ``"plain-orthogonal"``, ``"plain-relu"``, or ``"residual-p"`` with ``eps = depth**-p``
+    (e.g. ``"residual-0"``, ``"residual-0.5"``, ``"residual-1"``).
+    """
+    depth = check_depth(depth)
+    if name == "plain-orthogonal":
+        return PlainChain(width, depth, "orthogonal", generator=generator, dtype=dtype)
+    if name == "plain-relu":
+        return PlainChain(width, depth, "relu", generator=generator, dtype=dtype)
+    if name.startswith("residual-"):
+        p = check_eps(float(name.split("-", 1)[1]), "name (exponent p of eps = depth**-p)")
+        return ResidualChain(width, depth, depth ** (-p), generator=generator, dtype=dtype)
+    raise ValueError(
+        f"name must be 'plain-orthogonal', 'plain-relu' or 'residual-<p>', got {name!r}"
+    )
+
+
+def chain_problem(
+    width: int,
+    batch: int,
+    outputs: int = 16,
+    *,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> dict[str, torch.Tensor]:
+    """Inputs ``x ~ N(0, I)``, a fixed readout ``R ~ N(0, 1)`` (used as ``h R / sqrt(d)``)
+    and random targets: the regression task of the chapter's measurements."""
+    width = check_depth(width, "width")
+    batch = check_depth(batch, "batch")
+    outputs = check_depth(outputs, "outputs")
+    return {
+        "x": torch.randn(batch, width, generator=generator, dtype=dtype),
+        "readout": torch.randn(width, outputs, generator=generator, dtype=dtype),
+        "target": torch.randn(batch, outputs, generator=generator, dtype=dtype),
+    }
+
+
+LOSSES = ("linear", "mse")
+
+
+def chain_loss(h: torch.Tensor, problem: dict[str, torch.Tensor], loss: str = "linear"):
+    """The loss on the chain's output ``h`` through the readout ``out = h R / sqrt(d)``.
+
+    ``"linear"``: ``mean(out * target)``, a probe whose ``dL/dh`` does not depend on the forward
+    pass, so depth enters the gradients only through the chain (exact theory in expectation);
+    ``"mse"``: ``mean((out - target)**2)``, a regression loss with curvature.
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    out = h @ problem["readout"] / math.sqrt(h.shape[-1])
+    if loss == "linear":
+        return (out * problem["target"]).mean()
+    return ((out - problem["target"]) ** 2).mean()
+
+
+def measure_chain(
+    model: nn.Module, problem: dict[str, torch.Tensor], lr: float = 1e-5, loss: str = "linear"
+) -> dict[str, float]:
+    """The four numbers of the chapter's table for one chain at initialization.
+
+    ``forward``: ``||x_N||^2 / ||x_0||^2``; ``backward``: ``||dL/dx_0||^2 / ||dL/dx_N||^2``;
+    ``grad_sq``: ``sum_l ||dL/dW_l||^2``; ``increment``: the one-step SGD loss change
+    ``L(theta - lr g) - L(theta)`` and ``first_order``, its prediction ``-lr grad_sq``
+    (measured with Chapter 1's :func:`deepnotes.increment.one_step_increment`).
+    """
+    x0 = problem["x"].clone().requires_grad_(True)
+    h = model(x0)
+    h.retain_grad()
+    chain_loss(h, problem, loss).backward()
+    forward = float((h.detach().double() ** 2).sum() / (x0.detach().double() ** 2).sum())
+    backward = float((x0.grad.double() ** 2).sum() / (h.grad.double() ** 2).sum())
+    model.zero_grad(set_to_none=True)
+    step = one_step_increment(
+        model,
+        lambda m, batch: chain_loss(m(batch["x"]), batch, loss),
+        problem,
+        "sgd",
+        lr,
+        params=list(model.parameters()),
+    )
+    return {
+        "forward": forward,
+        "backward": backward,
+        "loss": step["loss"],
+        "grad_sq": step["grad_sq"],
+        "increment": step["actual"],
+        "first_order": step["first_order"],
+    }
+
+
+def hessian_top_eigenvalue(
+    loss_fn: Callable[[], torch.Tensor],
+    params: Sequence[torch.Tensor],
+    iters: int = 20,
+    *,
+    generator: torch.Generator | None = None,
+) -> float:
+    """Largest-magnitude eigenvalue of the loss Hessian in ``params`` (Chapter 2, sharpness).
+
+    Power iteration ``v <- H v / ||H v||`` with Hessian-vector products from double backward;
+    returns the Rayleigh quotient ``v^T H v`` (signed: the loss need not be convex).  The
+    largest stable SGD learning rate on a quadratic is ``2 / lambda_max``.
+    """
+    iters = check_depth(iters, "iters")
+    params = list(params)
+    loss = loss_fn()
+    grads = torch.autograd.grad(loss, params, create_graph=True)
+    vec = [torch.randn(p.shape, generator=generator, dtype=p.dtype) for p in params]
+    norm = math.sqrt(sum(float((v**2).sum()) for v in vec))
+    vec = [v / norm for v in vec]
+    rayleigh = 0.0
+    for _ in range(iters):
+        hv = torch.autograd.grad(grads, params, grad_outputs=vec, retain_graph=True)
+        rayleigh = sum(float((h * v).sum()) for h, v in zip(hv, vec, strict=True))
+        norm = math.sqrt(sum(float((h**2).sum()) for h in hv))
+        if norm == 0.0:
+            return 0.0
+        vec = [h.detach() / norm for h in hv]
+    return rayleigh
+
+
+def log_amplification(
+    eps: float,
+    depth: int,
+    width: int = 256,
+    kind: str = "random",
+    trials: int = 8,
+    *,
+    method: str = "matrix",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Monte Carlo ``log(||v_N||^2 / ||v_0||^2)`` for ``v <- v + eps v J_l`` (Chapter 2).
+
+    ``kind="aligned"``: ``J_l = I`` (the 1-D worst case, exactly ``(1 + eps)**(2N)``);
+    ``kind="random"``: a fresh ``J_l`` with i.i.d. ``N(0, 1/width)`` entries per layer, whose
+    expected squared-norm factor is ``(1 + eps**2)**N``.  ``method="matrix"`` draws each
+    ``J_l`` (one per layer, applied to ``trials`` vectors); ``method="vector"`` uses that
+    ``v J_l`` for a fresh Gaussian ``J_l`` is exactly ``N(0, ||v||^2 / width I)`` and draws that
+    vector instead (same law, ``width`` times cheaper).  The norm is renormalised every layer, so
+    no overflow.  Returns one float64 value per trial.
+    """
+    eps = check_eps(eps)
+    depth = check_depth(depth)
+    width = check_depth(width, "width")
+    trials = check_depth(trials, "trials")
+    if kind not in ("aligned", "random"):
+        raise ValueError(f"kind must be 'aligned' or 'random', got {kind!r}")
+    if method not in ("matrix", "vector"):
+        raise ValueError(f"method must be 'matrix' or 'vector', got {method!r}")
+    if kind == "aligned":
+        return torch.full((trials,), 2 * depth * math.log1p(eps), dtype=torch.float64)
+    v = torch.randn(trials, width, generator=generator, dtype=torch.float64)
+    v = v / v.norm(dim=1, keepdim=True)
+    log_ratio = torch.zeros(trials, dtype=torch.float64)
+    scale = 1.0 / math.sqrt(width)
+    for _ in range(depth):
+        if method == "matrix":
+            jac = torch.randn(width, width, generator=generator, dtype=torch.float64) * scale
+            v = v + eps * (v @ jac)
+        else:  # ||v|| = 1 here
+            v = v + eps * scale * torch.randn(trials, width, generator=generator, dtype=v.dtype)
+        norm = v.norm(dim=1, keepdim=True)
+        log_ratio += 2 * torch.log(norm.squeeze(1))
+        v = v / norm
+    return log_ratio
+
+
+def depth_sweep(
+    names: Sequence[str],
+    depths: Sequence[int],
+    width: int = 128,
+    batch: int = 64,
+    seeds: int = 2,
+    lr: float = 1e-3,
+    *,
+    loss: str = "linear",
+    dtype: torch.dtype = torch.float32,
+) -> list[dict]:
+    """:func:`measure_chain` for every model name, depth and seed (Chapter 2, the table).
+
+    Seed ``s`` at depth ``N`` draws the problem from ``1000 s + N`` first, so every model sees
+    the same inputs, readout and targets.  Each row also holds ``one_layer``, the squared norm
+    ``||x_0^T dL/dh||^2`` of a single layer's gradient on that problem, the unit of ``grad_sq``.
+    """
+    if not names:
+        raise ValueError("names must list at least one model")
+    depths = [check_depth(n, "depths") for n in depths]
+    seeds = check_depth(seeds, "seeds")
+    rows = []
+    for name in names:
+        for depth in depths:
+            for seed in range(seeds):
+                gen = torch.Generator().manual_seed(1000 * seed + depth)
+                problem = chain_problem(width, batch, generator=gen, dtype=dtype)
+                model = make_chain(name, width, depth, generator=gen, dtype=dtype)
+                h = problem["x"].clone().requires_grad_(True)
+                (grad_h,) = torch.autograd.grad(chain_loss(h, problem, loss), h)
+                one_layer = float((problem["x"].double().T @ grad_h.double()).pow(2).sum())
+                row = measure_chain(model, problem, lr, loss)
+                rows.append(
+                    {"model": name, "N": depth, "seed": seed, "one_layer": one_layer, **row}
+                )
+    return rows
