@@ -1,0 +1,74 @@
+# deepnotes: two commands do everything.
+#   make book   install the toolchain into .venv and build the static book (every notebook executed)
+#   make test   install the toolchain and run every check (unit, notebooks, book build, browser)
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
+PORT   ?= 8000
+
+.PHONY: help venv book test lint serve clean strip check-python check-toc browser-deps
+
+help:
+	@echo "make book   build the static book into _build/html (creates .venv first)"
+	@echo "make test   run every check: unit tests, notebooks (nbval), book build, browser test"
+	@echo "make serve  serve _build/html on http://localhost:$(PORT)"
+	@echo "make lint   ruff on the package, tests and notebooks"
+	@echo "make strip  remove outputs from chapters/*.ipynb"
+	@echo "make clean  remove _build, caches and .venv"
+
+check-python:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or newer (or run make PYTHON=/path/to/python3.11)" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { echo "error: $(PYTHON) is $$($(PYTHON) -V 2>&1); the book needs Python 3.11 or newer (make PYTHON=...)" >&2; exit 1; }
+
+$(STAMP): requirements.txt pyproject.toml
+	$(MAKE) --no-print-directory check-python
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip || { echo "error: pip could not reach the package registry (PyPI); check the network or a proxy" >&2; exit 1; }
+	# requirements.txt is a complete lock (every package pinned), so no resolver run is needed
+	$(BIN)/python -m pip install --no-deps -r requirements.txt || { echo "error: installing requirements.txt failed (see above); is the package registry reachable?" >&2; exit 1; }
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+check-toc: venv
+	$(BIN)/python -m deepnotes.book check || { echo "error: _toc.yml and chapters/*.ipynb disagree (see above); fix _toc.yml before building" >&2; exit 1; }
+
+book: venv check-toc
+	rm -rf _build/html _build/.doctrees
+	$(BIN)/jupyter-book build . --builder html -n -W --keep-going
+	test -f _build/html/index.html || { echo "error: the build produced no _build/html/index.html" >&2; exit 1; }
+	@echo "book: _build/html/index.html"
+
+browser-deps:
+	@if [ ! -x $(CHROMIUM) ]; then
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	    echo "installing Debian's chromium for the browser test"
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	  else
+	    echo "error: the browser test needs Chromium at $(CHROMIUM); install it (Debian: sudo apt-get install chromium) or set CHROMIUM=/path/to/chromium" >&2; exit 1
+	  fi
+	fi
+
+test: venv check-toc browser-deps
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check deepnotes tests benchmarks chapters
+	$(BIN)/ruff format --check deepnotes tests benchmarks
+
+serve:
+	test -f _build/html/index.html || { echo "error: no built book; run make book first" >&2; exit 1; }
+	$(PYTHON) -m http.server $(PORT) --directory _build/html
+
+strip: venv
+	$(BIN)/python -m deepnotes.book strip chapters/*.ipynb
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache .jupyter_cache $(VENV)
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,591 @@
+"""Interactive figures with two renderers: live sliders in a kernel, kernel-free sliders on the web.
+
+One call, :func:`explore`, turns "a measurement as a function of a few knobs"
+(plus, optionally, the closed form the chapter derived) into a figure with
+sliders:
+
+* **live** (Colab, Jupyter): ipywidgets controls drive a matplotlib figure.
+  Results are cached per slider setting, so moving back to a setting redraws
+  without recomputing.
+* **static** (the built book): a Vega-Lite figure whose sliders filter a grid
+  precomputed at build time.  Theory curves are evaluated *in the browser* from
+  the SymPy expression, translated by :func:`vega_expression`.  The Vega
+  scripts are not embedded in the figure: the book's Sphinx extension
+  (:mod:`deepnotes.book`) serves one bundle for the whole site from
+  ``_static/``, so the page works offline.
+
+The mode is chosen by :func:`figure_mode`: the environment variable
+``DEEPNOTES_FIGURES`` (``live`` or ``static``) wins; otherwise a book build
+(``DEEPNOTES_BUILD=1``, set by :mod:`deepnotes.book` before the notebooks are
+executed) means static, a running IPython kernel means live, and anything else
+static.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import html
+import itertools
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+from sympy.printing.jscode import JavascriptCodePrinter
+
+MODES = ("live", "static")
+
+
+# --------------------------------------------------------------------------- sliders
+
+
+@dataclass(frozen=True)
+class Slider:
+    """One knob of an explorer.
+
+    ``values`` are the settings the slider can take, in order; numbers give a
+    slider, strings a drop-down.  A slider moves by index, so geometric values
+    (see :meth:`geometric`) give a log-scale slider.  ``default`` is one of the
+    values (the middle one when omitted).
+    """
+
+    name: str
+    values: tuple
+    label: str | None = None
+    default: object = None
+    log: bool = False
+    fmt: str = "g"
+    _is_numeric: bool = field(init=False, repr=False, default=False)
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ValueError(f"Slider name must be an identifier, got {self.name!r}")
+        values = tuple(self.values)
+        if not values:
+            raise ValueError(f"Slider {self.name!r}: values must not be empty")
+        numeric = all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in values)
+        if not numeric and not all(isinstance(v, str) for v in values):
+            raise ValueError(f"Slider {self.name!r}: values must be all numbers or all strings, got {values!r}")
+        if numeric:
+            values = tuple(v.item() if isinstance(v, np.generic) else v for v in values)
+            if not all(math.isfinite(v) for v in values):
+                raise ValueError(f"Slider {self.name!r}: values must be finite, got {values!r}")
+            if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+                raise ValueError(f"Slider {self.name!r}: numeric values must be strictly increasing")
+            if self.log and values[0] <= 0:
+                raise ValueError(f"Slider {self.name!r}: a log slider needs positive values")
+        if len(set(values)) != len(values):
+            raise ValueError(f"Slider {self.name!r}: values must be distinct")
+        default = self.default if self.default is not None else values[(len(values) - 1) // 2]
+        if default not in values:
+            raise ValueError(f"Slider {self.name!r}: default {default!r} is not one of its values")
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "default", default)
+        object.__setattr__(self, "_is_numeric", numeric)
+
+    @classmethod
+    def geometric(cls, name: str, lo: float, hi: float, num: int, *, integer: bool = False, **kwargs) -> Slider:
+        """A log-scale slider: ``num`` values spaced evenly in ``log`` between ``lo`` and ``hi``."""
+        if not (lo > 0 and hi > lo):
+            raise ValueError(f"Slider {name!r}: need 0 < lo < hi, got lo={lo}, hi={hi}")
+        if num < 2:
+            raise ValueError(f"Slider {name!r}: num must be at least 2, got {num}")
+        values = np.geomspace(lo, hi, num)
+        if integer:
+            values = np.unique(np.round(values).astype(int))
+        return cls(name, tuple(values.tolist()), log=True, **kwargs)
+
+    @property
+    def numeric(self) -> bool:
+        return self._is_numeric
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
+
+    def show(self, value) -> str:
+        return format(value, self.fmt) if self.numeric else str(value)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _columns(name: str, data) -> dict[str, list]:
+    """Normalise a mapping of columns or a list of records to ``{column: list}``."""
+    if isinstance(data, Mapping):
+        cols = {str(k): np.asarray(v).tolist() for k, v in data.items()}
+    elif isinstance(data, Sequence) and data and all(isinstance(r, Mapping) for r in data):
+        keys = list(data[0])
+        for i, rec in enumerate(data):
+            if list(rec) != keys:
+                raise ValueError(f"{name}: record {i} has keys {list(rec)}, expected {keys}")
+        cols = {str(k): [rec[k] for rec in data] for k in keys}
+    else:
+        raise ValueError(f"{name} must be a mapping of columns or a non-empty list of records, got {type(data).__name__}")
+    lengths = {k: len(v) for k, v in cols.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"{name}: columns have different lengths {lengths}")
+    for k, v in cols.items():
+        if any(isinstance(e, list) for e in v):
+            raise ValueError(f"{name}: column {k!r} must hold scalars")
+    return cols
+
+
+def _records(cols: Mapping[str, list]) -> list[dict]:
+    keys = list(cols)
+    return [dict(zip(keys, row, strict=True)) for row in zip(*cols.values(), strict=True)]
+
+
+def _require(name: str, cols: Mapping[str, list], keys: Sequence[str | None]) -> None:
+    for key in keys:
+        if key is not None and key not in cols:
+            raise ValueError(f"{name}: column {key!r} is missing (have {sorted(cols)})")
+
+
+def evaluate_grid(
+    fn: Callable[..., Mapping | Sequence],
+    sliders: Sequence[Slider],
+    *,
+    x: str,
+    y: str,
+    series: str | None = None,
+) -> dict[str, list]:
+    """Evaluate ``fn(**values)`` at every combination of slider values and stack the results.
+
+    Each call returns columns (``x``, ``y`` and optionally ``series``); the
+    stacked grid gets one extra column per slider holding its setting.
+    """
+    sliders = _check_sliders(sliders)
+    stacked: dict[str, list] = {}
+    for combo in itertools.product(*(s.values for s in sliders)):
+        values = dict(zip((s.name for s in sliders), combo, strict=True))
+        cols = _columns(f"fn({values})", fn(**values))
+        _require(f"fn({values})", cols, [x, y, series])
+        clash = [s.name for s in sliders if s.name in cols]
+        if clash:
+            raise ValueError(f"fn({values}) returned column {clash[0]!r}, which is a slider name")
+        n = len(cols[x])
+        for s in sliders:
+            cols[s.name] = [values[s.name]] * n
+        if stacked and set(cols) != set(stacked):
+            raise ValueError(f"fn({values}) returned columns {sorted(cols)}, expected {sorted(stacked)}")
+        for k, v in cols.items():
+            stacked.setdefault(k, []).extend(v)
+    return stacked
+
+
+def check_grid(grid: Mapping[str, list], sliders: Sequence[Slider]) -> None:
+    """Every slider setting must be in the grid, every grid setting on a slider, and no combination missing."""
+    for s in sliders:
+        if s.name not in grid:
+            raise ValueError(f"grid has no column for slider {s.name!r}")
+        present = set(grid[s.name])
+        missing = [v for v in s.values if v not in present]
+        if missing:
+            raise ValueError(f"slider {s.name!r}: values {missing} do not occur in the grid")
+        extra = sorted(present - set(s.values), key=str)
+        if extra:
+            raise ValueError(f"slider {s.name!r}: the grid holds values {extra} that the slider cannot reach")
+    seen = set(zip(*(grid[s.name] for s in sliders), strict=True))
+    for combo in itertools.product(*(s.values for s in sliders)):
+        if combo not in seen:
+            where = ", ".join(f"{s.name}={v!r}" for s, v in zip(sliders, combo, strict=True))
+            raise ValueError(f"grid is missing the combination {where}")
+
+
+def _check_sliders(sliders) -> list[Slider]:
+    sliders = list(sliders)
+    if not sliders:
+        raise ValueError("sliders must hold at least one Slider")
+    for s in sliders:
+        if not isinstance(s, Slider):
+            raise ValueError(f"sliders must hold Slider objects, got {type(s).__name__}")
+    names = [s.name for s in sliders]
+    if len(set(names)) != len(names):
+        raise ValueError(f"sliders have duplicate names {names}")
+    return sliders
+
+
+# --------------------------------------------------------------------------- theory
+
+
+class _VegaPrinter(JavascriptCodePrinter):
+    """SymPy to the Vega expression language (JavaScript syntax without ``Math.``)."""
+
+    def __init__(self, names: Mapping[str, str]):
+        super().__init__({"strict": False})
+        self._names = names
+
+    def _print_Symbol(self, expr):
+        return self._names[expr.name]
+
+    def _print_Piecewise(self, expr):  # pragma: no cover - guarded by _check_supported
+        raise ValueError("Piecewise expressions are not supported in browser theory curves")
+
+    def doprint(self, expr, assign_to=None):
+        code = super().doprint(expr, assign_to)
+        return code.replace("Math.", "")
+
+
+_SUPPORTED = (sp.Add, sp.Mul, sp.Pow, sp.exp, sp.log, sp.Abs, sp.sin, sp.cos, sp.tan, sp.atan, sp.tanh)
+
+
+def _check_supported(label: str, expr: sp.Expr) -> None:
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, (sp.Symbol, sp.Number, sp.NumberSymbol)):
+            continue
+        if isinstance(node, sp.Function) and not isinstance(node, _SUPPORTED):
+            raise ValueError(f"theory {label!r}: function {node.func.__name__} has no browser translation")
+        if not isinstance(node, (*_SUPPORTED, sp.Function)):
+            raise ValueError(f"theory {label!r}: {type(node).__name__} has no browser translation")
+
+
+def vega_expression(expr: sp.Expr, names: Mapping[str, str]) -> str:
+    """Translate ``expr`` into a Vega expression; ``names`` maps each symbol name to its Vega term.
+
+    The result uses only ``+ - * /``, parentheses and the Vega functions
+    ``pow exp log sqrt abs sin cos tan atan tanh`` and constants ``PI E``,
+    so it can be checked against ``sympy.lambdify`` (see the tests).
+    """
+    expr = sp.sympify(expr)
+    for sym in expr.free_symbols:
+        if sym.name not in names:
+            raise ValueError(f"theory expression uses symbol {sym.name!r}, which no slider or axis provides")
+    _check_supported(str(expr), expr)
+    return _VegaPrinter(names).doprint(expr)
+
+
+def _check_theory(theory, x: str, sliders: Sequence[Slider]) -> dict[str, sp.Expr]:
+    if theory is None:
+        return {}
+    if not isinstance(theory, Mapping):
+        raise ValueError(f"theory must be a mapping label -> SymPy expression, got {type(theory).__name__}")
+    allowed = {x} | {s.name for s in sliders if s.numeric}
+    out = {}
+    for label, expr in theory.items():
+        expr = sp.sympify(expr)
+        for sym in sorted(expr.free_symbols, key=lambda s: s.name):
+            if sym.name not in allowed:
+                raise ValueError(
+                    f"theory {label!r} uses symbol {sym.name!r}; the sliders and x axis provide {sorted(allowed)}"
+                )
+        _check_supported(str(label), expr)
+        out[str(label)] = expr
+    return out
+
+
+# --------------------------------------------------------------------------- figure spec
+
+
+@dataclass
+class _Figure:
+    sliders: list[Slider]
+    x: str
+    y: str
+    series: str | None
+    theory: dict[str, sp.Expr]
+    logx: bool
+    logy: bool
+    title: str
+    xlabel: str
+    ylabel: str
+    description: str
+    width: int = 480
+    height: int = 300
+
+
+def _domain(values: Sequence[float], log: bool) -> list[float]:
+    arr = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    if log:
+        arr = arr[arr > 0]
+    if arr.size == 0:
+        raise ValueError("no finite (positive, on a log axis) values to plot")
+    lo, hi = float(arr.min()), float(arr.max())
+    if log:
+        return [lo / 1.5, hi * 1.5]
+    pad = 0.05 * (hi - lo or abs(hi) or 1.0)
+    return [lo - pad, hi + pad]
+
+
+def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 80) -> dict:
+    """The Vega-Lite spec of the static explorer (a plain ``dict``)."""
+    import altair as alt
+
+    sliders = fig.sliders
+    params, filters, shown = [], [], []
+    for s in sliders:
+        pname = f"p_{s.name}"
+        if s.numeric:
+            index = s.values.index(s.default)
+            bind = alt.binding_range(min=0, max=len(s.values) - 1, step=1, name=f"{s.title} ")
+            params.append(alt.param(name=pname, value=index, bind=bind))
+            values_js = json.dumps(list(s.values))
+            filters.append(f"datum[{json.dumps(s.name)}] === {values_js}[{pname}]")
+            shown.append(f"'{s.title} = ' + format({values_js}[{pname}], '.4~g')")
+        else:
+            bind = alt.binding_select(options=list(s.values), name=f"{s.title} ")
+            params.append(alt.param(name=pname, value=s.default, bind=bind))
+            filters.append(f"datum[{json.dumps(s.name)}] === {pname}")
+            shown.append(f"'{s.title} = ' + {pname}")
+
+    xscale = alt.Scale(type="log" if fig.logx else "linear", domain=_domain(grid[fig.x], fig.logx))
+    ys = list(grid[fig.y])
+    yscale_values = ys
+    xdom = xscale.domain
+    lo, hi = (math.log10(xdom[0]), math.log10(xdom[1])) if fig.logx else (xdom[0], xdom[1])
+    theory_names = {fig.x: "datum.x"}
+    for s in sliders:
+        if s.numeric:
+            theory_names[s.name] = f"{json.dumps(list(s.values))}[p_{s.name}]"
+    if fig.theory:  # keep theory curves inside the axes: include them in the y-domain at the grid settings
+        t_grid = np.geomspace(xdom[0], xdom[1], 40) if fig.logx else np.linspace(xdom[0], xdom[1], 40)
+        for expr in fig.theory.values():
+            syms = sorted(expr.free_symbols, key=lambda q: q.name)
+            fn = sp.lambdify(syms, expr, "numpy")
+            for s_combo in itertools.product(*(s.values for s in sliders if s.numeric)):
+                env = dict(zip((s.name for s in sliders if s.numeric), s_combo, strict=True))
+                env[fig.x] = t_grid
+                vals = np.broadcast_to(np.asarray(fn(*[env[q.name] for q in syms]), dtype=float), t_grid.shape)
+                yscale_values = yscale_values + [float(v) for v in vals if np.isfinite(v)]
+    ydomain = _domain(ys, fig.logy)
+    tdomain = _domain(yscale_values, fig.logy)
+    ydomain = [min(ydomain[0], tdomain[0]), max(ydomain[1], tdomain[1])] if fig.theory else ydomain
+    if fig.logy:  # do not let a theory curve squash the data into a line
+        ydomain = [max(ydomain[0], _domain(ys, True)[0] / 1e3), min(ydomain[1], _domain(ys, True)[1] * 1e3)]
+    yscale = alt.Scale(type="log" if fig.logy else "linear", domain=ydomain)
+
+    xenc = alt.X(f"{fig.x}:Q", scale=xscale, title=fig.xlabel)
+    yenc = alt.Y(f"{fig.y}:Q", scale=yscale, title=fig.ylabel)
+    base = alt.Chart(alt.Data(values=_records(grid))).transform_filter(" && ".join(filters))
+    enc = {"x": xenc, "y": yenc}
+    if fig.series is not None:
+        enc["color"] = alt.Color(f"{fig.series}:N", title=fig.series)
+    measured = base.mark_line(point=True, clip=True).encode(**enc)
+    layers = [measured]
+    if fig.theory:
+        calcs = {"x": f"pow(10, {lo} + datum.t * {hi - lo})" if fig.logx else f"{lo} + datum.t * {hi - lo}"}
+        theory = alt.Chart(alt.SequenceGenerator(sequence=alt.SequenceParams(start=0, stop=1 + 0.5 / theory_points, step=1 / theory_points, **{"as": "t"})))
+        theory = theory.transform_calculate(**calcs)
+        folded = []
+        for i, (label, expr) in enumerate(fig.theory.items()):
+            key = f"theory_{i}"
+            theory = theory.transform_calculate(**{key: vega_expression(expr, theory_names)})
+            folded.append(key)
+        labels = {f"theory_{i}": label for i, label in enumerate(fig.theory)}
+        theory = theory.transform_fold(folded, as_=["curve_key", "value"]).transform_calculate(
+            curve=f"{json.dumps(labels)}[datum.curve_key]"
+        )
+        layers.append(
+            theory.mark_line(color="black", strokeDash=[6, 3], clip=True).encode(
+                x=alt.X("x:Q", scale=xscale, title=fig.xlabel),
+                y=alt.Y("value:Q", scale=yscale, title=fig.ylabel),
+                detail="curve:N",
+                tooltip=["curve:N", alt.Tooltip("x:Q", format=".3g"), alt.Tooltip("value:Q", format=".3g")],
+            )
+        )
+    readout = (
+        alt.Chart(alt.Data(values=[{}]))
+        .transform_calculate(label=" + '   ' + ".join(shown))
+        .mark_text(align="left", baseline="top", dx=4, dy=4, fontSize=11, color="#444")
+        .encode(text="label:N", x=alt.value(0), y=alt.value(0))
+    )
+    layers.append(readout)
+    chart = alt.layer(*layers).add_params(*params)
+    title = alt.TitleParams(fig.title, subtitle=[t for t in [fig.theory and "dashed: theory (computed in the browser)"] if t])
+    chart = chart.properties(width=fig.width, height=fig.height, title=title, description=fig.description)
+    return chart.to_dict()
+
+
+# --------------------------------------------------------------------------- renderers
+
+
+class StaticFigure:
+    """A kernel-free explorer: a Vega-Lite spec plus the HTML that embeds it."""
+
+    def __init__(self, spec: dict, description: str):
+        self.spec = spec
+        self.description = description
+        digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
+        self.element_id = f"deepnotes-fig-{digest}"
+
+    def to_html(self) -> str:
+        spec = json.dumps(self.spec, separators=(",", ":")).replace("</", "<\\/")
+        fid = self.element_id
+        alt_text = html.escape(self.description)
+        return (
+            f"<style>#{fid} .vega-bind-value {{display: none;}} #{fid} .vega-bind {{margin: 2px 0;}}</style>"
+            f'<div class="deepnotes-figure" id="{fid}" role="figure" aria-label="{alt_text}">'
+            f'<p class="deepnotes-figure-fallback">Interactive figure: {alt_text} '
+            "(it needs the book's scripts; in a notebook, run with a kernel for live sliders).</p></div>\n"
+            "<script>(function () {\n"
+            f"  var spec = {spec};\n"
+            "  function draw() {\n"
+            "    if (typeof window.vegaEmbed !== 'function') { return; }\n"
+            f"    window.vegaEmbed('#{fid}', spec, {{actions: false, renderer: 'svg'}}).then(function (r) {{\n"
+            "      window.deepnotesViews = window.deepnotesViews || {};\n"
+            f"      window.deepnotesViews['{fid}'] = r.view;\n"
+            "    }).catch(function (e) { console.error('deepnotes figure', e); });\n"
+            "  }\n"
+            "  if (document.readyState === 'loading') { document.addEventListener('DOMContentLoaded', draw); }\n"
+            "  else { draw(); }\n"
+            "})();</script>"
+        )
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/html": self.to_html(), "text/plain": f"<interactive figure: {self.description}>"}
+
+
+def figure_mode(mode: str | None = None) -> str:
+    """``"live"`` or ``"static"``: the argument, else ``DEEPNOTES_FIGURES``, else detected (module docstring)."""
+    if mode is None:
+        mode = os.environ.get("DEEPNOTES_FIGURES") or None
+    if mode is not None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES} (or DEEPNOTES_FIGURES unset), got {mode!r}")
+        return mode
+    if os.environ.get("DEEPNOTES_BUILD", "") == "1":
+        return "static"
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with the toolchain
+        return "static"
+    shell = get_ipython()
+    return "live" if shell is not None and getattr(shell, "kernel", None) is not None else "static"
+
+
+class LiveFigure:
+    """ipywidgets controls driving a matplotlib figure; results cached per setting."""
+
+    def __init__(self, source, sliders: list[Slider], fig: _Figure):
+        self.sliders = sliders
+        self.fig = fig
+        self._source = source
+        self.redraw_seconds: list[float] = []
+        self._theory_fns = {
+            label: (syms := sorted(expr.free_symbols, key=lambda q: q.name), sp.lambdify(syms, expr, "numpy"))
+            for label, expr in fig.theory.items()
+        }
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one cache per figure is the point
+    def frame(self, *combo) -> dict[str, list]:
+        values = dict(zip((s.name for s in self.sliders), combo, strict=True))
+        if callable(self._source):
+            cols = _columns(f"fn({values})", self._source(**values))
+            _require(f"fn({values})", cols, [self.fig.x, self.fig.y, self.fig.series])
+            return cols
+        keep = [all(self._source[k][i] == v for k, v in values.items()) for i in range(len(self._source[self.fig.x]))]
+        return {k: [e for e, m in zip(col, keep, strict=True) if m] for k, col in self._source.items()}
+
+    def draw(self, ax, **values) -> None:
+        """Draw the frame at ``values`` (measured lines, then theory in black dashes)."""
+        fig = self.fig
+        cols = self.frame(*(values[s.name] for s in self.sliders))
+        groups = sorted(set(cols[fig.series]), key=str) if fig.series else [None]
+        for g in groups:
+            idx = [i for i in range(len(cols[fig.x])) if fig.series is None or cols[fig.series][i] == g]
+            xs = np.asarray([cols[fig.x][i] for i in idx], dtype=float)
+            ys = np.asarray([cols[fig.y][i] for i in idx], dtype=float)
+            order = np.argsort(xs)
+            ax.plot(xs[order], ys[order], marker="o", label=str(g) if g is not None else fig.y)
+        if self._theory_fns:
+            lo, hi = _domain(cols[fig.x], fig.logx)
+            t = np.geomspace(lo, hi, 100) if fig.logx else np.linspace(lo, hi, 100)
+            for label, (syms, fn) in self._theory_fns.items():
+                env = {**values, fig.x: t}
+                ax.plot(t, np.broadcast_to(fn(*[env[q.name] for q in syms]), t.shape), "k--", label=label)
+        ax.set_xscale("log" if fig.logx else "linear")
+        ax.set_yscale("log" if fig.logy else "linear")
+        ax.set_xlabel(fig.xlabel)
+        ax.set_ylabel(fig.ylabel)
+        shown = ", ".join(f"{s.title} = {s.show(values[s.name])}" for s in self.sliders)
+        ax.set_title(f"{fig.title}\n{shown}", fontsize=10)
+        ax.legend(loc="best")
+
+    def widget(self):
+        import ipywidgets as widgets
+        import matplotlib.pyplot as plt
+
+        controls = {}
+        for s in self.sliders:
+            if s.numeric:
+                options = [(s.show(v), v) for v in s.values]
+                controls[s.name] = widgets.SelectionSlider(
+                    options=options, value=s.default, description=s.title, continuous_update=True,
+                    style={"description_width": "initial"},
+                )
+            else:
+                controls[s.name] = widgets.Dropdown(options=list(s.values), value=s.default, description=s.title)
+
+        def update(**values):
+            start = time.perf_counter()
+            fig, ax = plt.subplots(figsize=(6.4, 4.0))
+            self.draw(ax, **values)
+            plt.show()
+            self.redraw_seconds.append(time.perf_counter() - start)
+
+        out = widgets.interactive_output(update, controls)
+        return widgets.VBox([widgets.HBox(list(controls.values())), out])
+
+
+def explore(
+    data,
+    sliders: Sequence[Slider],
+    *,
+    x: str,
+    y: str,
+    series: str | None = None,
+    theory: Mapping[str, sp.Expr] | None = None,
+    logx: bool = False,
+    logy: bool = False,
+    title: str = "",
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    description: str | None = None,
+    mode: str | None = None,
+):
+    """An explorer of ``y`` against ``x``, one curve per ``series``, with a slider per knob.
+
+    ``data`` is either a callable ``data(**slider_values)`` returning columns
+    (a mapping ``column -> values`` or a list of records) with at least ``x``
+    and ``y``, or a precomputed grid holding those columns plus one per slider.
+    ``theory`` maps a legend label to a SymPy expression in the symbols named
+    ``x`` and the numeric sliders; it is drawn as a dashed curve (evaluated in
+    the browser on the static page).
+
+    Returns a widget (live mode) or a :class:`StaticFigure` (static mode);
+    either displays itself as a cell's last expression.  Raises ``ValueError``
+    naming the offending key for a grid with a missing combination, a slider
+    whose values do not match the grid, or a theory symbol no slider provides.
+    """
+    sliders = _check_sliders(sliders)
+    for key, val in (("x", x), ("y", y)):
+        if not isinstance(val, str) or not val:
+            raise ValueError(f"{key} must be a column name, got {val!r}")
+    if x in {s.name for s in sliders}:
+        raise ValueError(f"x={x!r} is also a slider name; a slider cannot be the x axis")
+    theory_exprs = _check_theory(theory, x, sliders)
+    mode = figure_mode(mode)
+    description = description or (
+        f"{title or y}: {y} against {x}" + (f" by {series}" if series else "")
+        + "; sliders: " + ", ".join(s.title for s in sliders)
+    )
+    fig = _Figure(
+        sliders=sliders, x=x, y=y, series=series, theory=theory_exprs, logx=logx, logy=logy,
+        title=title, xlabel=xlabel or x, ylabel=ylabel or y, description=description,
+    )
+    if callable(data):
+        source = data
+        grid = evaluate_grid(data, sliders, x=x, y=y, series=series) if mode == "static" else None
+    else:
+        grid = _columns("data", data)
+        _require("data", grid, [x, y, series])
+        check_grid(grid, sliders)
+        source = grid
+    if mode == "live":
+        return LiveFigure(source, sliders, fig).widget()
+    return StaticFigure(vega_lite_spec(grid, fig), description)

@@ -1,0 +1,38 @@
+"""Shared fixtures: the repository root and the built book."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def built_book() -> Path:
+    """Build the whole book once per session (every notebook executed, warnings are errors).
+
+    ``DEEPNOTES_PREBUILT=1`` reuses an existing ``_build/html`` (for iterating on
+    the browser test); the default rebuilds, so the test sees the current tree.
+    """
+    html = ROOT / "_build" / "html"
+    if os.environ.get("DEEPNOTES_PREBUILT") == "1" and (html / "index.html").exists():
+        return html
+    cmd = [str(BIN / "jupyter-book"), "build", str(ROOT), "--builder", "html", "-n", "-W", "--keep-going"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    log = ROOT / "_build" / "book-build.log"
+    log.parent.mkdir(exist_ok=True)
+    log.write_text(proc.stdout + proc.stderr, encoding="utf-8")
+    if proc.returncode != 0:
+        pytest.fail(f"jupyter-book build failed (exit {proc.returncode}); log: {log}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return html

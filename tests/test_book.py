@@ -1,0 +1,63 @@
+"""The static book: it builds with warnings as errors and its pages hold what they should."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.book
+
+
+def _page(built_book, name: str) -> str:
+    return (built_book / "chapters" / f"{name}.html").read_text(encoding="utf-8")
+
+
+def test_index_and_pages_exist(built_book, root):
+    assert (built_book / "index.html").exists()
+    for nb in sorted((root / "chapters").glob("*.ipynb")):
+        assert (built_book / "chapters" / f"{nb.stem}.html").exists(), nb.name
+    assert "The chapters" in _page(built_book, "intro")
+
+
+def test_toolbox_outputs_rendered(built_book):
+    page = _page(built_book, "00-toolbox")
+    assert page.count("<img") >= 2, "the toolbox chapter should show its matplotlib figures"
+    assert 'class="deepnotes-figure"' in page, "the explorer should render as a static figure"
+    # glued numbers were substituted: no raw glue roles left in the page
+    assert "{glue" not in page
+    assert re.search(r"measured slopes are <span[^>]*>[-\d.]+", page) or re.search(r"slopes are [-\d.]+", page)
+
+
+def test_math_is_rendered_locally(built_book):
+    page = _page(built_book, "00-toolbox")
+    assert re.search(r'<script[^>]+src="[^"]*_static/mathjax/tex-chtml\.js', page), "MathJax must be served locally"
+    assert (built_book / "_static" / "mathjax" / "tex-chtml.js").exists()
+    assert "\\sigma^2" in page  # math kept for MathJax
+
+
+def test_colab_button_points_at_notebook(built_book, root):
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    repo = config["repository"]["url"].removeprefix("https://github.com/")
+    branch = config["repository"]["branch"]
+    expected = f"https://colab.research.google.com/github/{repo}/blob/{branch}/chapters/00-toolbox.ipynb"
+    assert expected in _page(built_book, "00-toolbox")
+
+
+def test_no_script_from_the_network(built_book):
+    """Every <script src> and stylesheet is served by the book itself (the book works offline)."""
+    for page in built_book.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        remote = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"[^>]*>', text)
+        remote = [u for u in remote if not re.search(r'rel="(?:canonical|alternate)"', u)]
+        scripts = re.findall(r'<script[^>]+src="(https?://[^"]+)"', text)
+        styles = re.findall(r'<link[^>]+rel="stylesheet"[^>]+href="(https?://[^"]+)"', text)
+        assert not scripts and not styles, (page.name, scripts, styles)
+
+
+def test_vega_bundle_served_once(built_book):
+    bundles = list(built_book.rglob("deepnotes-vega.js"))
+    assert len(bundles) == 1, bundles
+    assert "window.vegaEmbed" in bundles[0].read_text(encoding="utf-8")
+    assert "deepnotes-vega.js" not in _page(built_book, "intro"), "pages without figures should not load the bundle"
