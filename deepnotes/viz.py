@@ -224,6 +224,11 @@ class _VegaPrinter(JavascriptCodePrinter):
     def _print_Symbol(self, expr):
         return self._names[expr.name]
 
+    def _print_Pow(self, expr):
+        if expr.exp == sp.Rational(1, 3):  # JavaScript has Math.cbrt, Vega has no cbrt
+            return f"pow({self._print(expr.base)}, 1/3)"
+        return super()._print_Pow(expr)
+
     def _print_Piecewise(self, expr):  # pragma: no cover - guarded by _check_supported
         raise ValueError("Piecewise expressions are not supported in browser theory curves")
 
