@@ -17,7 +17,11 @@ MIN_TESTS = 150
 
 
 def pytest_collection_modifyitems(session, config, items):
-    if config.args_source != pytest.Config.ArgsSource.TESTPATHS or config.getoption("-k") or config.getoption("-m"):
+    if (
+        config.args_source != pytest.Config.ArgsSource.TESTPATHS
+        or config.getoption("-k")
+        or config.getoption("-m")
+    ):
         return
     per_file = Counter(Path(str(item.fspath)).resolve() for item in items)
     problems = []

@@ -97,10 +97,16 @@ def toc_files(root: Path) -> list[str]:
 def toc_problems(root: Path) -> list[str]:
     """Differences between ``_toc.yml`` and the notebooks in ``chapters/`` (empty when they agree)."""
     root = Path(root)
-    listed = {f for f in toc_files(root) if not (root / f"{f}.md").exists()}  # non-markdown entries are notebooks
-    notebooks = {str(p.relative_to(root).with_suffix("")) for p in (root / "chapters").glob("*.ipynb")}
+    listed = {
+        f for f in toc_files(root) if not (root / f"{f}.md").exists()
+    }  # non-markdown entries are notebooks
+    notebooks = {
+        str(p.relative_to(root).with_suffix("")) for p in (root / "chapters").glob("*.ipynb")
+    }
     problems = [f"{nb}.ipynb is not listed in _toc.yml" for nb in sorted(notebooks - listed)]
-    problems += [f"_toc.yml lists {f}, but {f}.ipynb does not exist" for f in sorted(listed - notebooks)]
+    problems += [
+        f"_toc.yml lists {f}, but {f}.ipynb does not exist" for f in sorted(listed - notebooks)
+    ]
     return problems
 
 

@@ -31,7 +31,9 @@ def random_linear_chain_moment(
     h = torch.randn(trials, batch, width, generator=generator, dtype=torch.float64)
     moments = []
     for _ in range(depth):
-        w = torch.randn(trials, width, width, generator=generator, dtype=torch.float64) * (gain / width**0.5)
+        w = torch.randn(trials, width, width, generator=generator, dtype=torch.float64) * (
+            gain / width**0.5
+        )
         h = h @ w.transpose(1, 2)
         moments.append(float(h.pow(2).mean()))
     return moments

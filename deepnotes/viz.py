@@ -68,15 +68,22 @@ class Slider:
         values = tuple(self.values)
         if not values:
             raise ValueError(f"Slider {self.name!r}: values must not be empty")
-        numeric = all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in values)
+        numeric = all(
+            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            for v in values
+        )
         if not numeric and not all(isinstance(v, str) for v in values):
-            raise ValueError(f"Slider {self.name!r}: values must be all numbers or all strings, got {values!r}")
+            raise ValueError(
+                f"Slider {self.name!r}: values must be all numbers or all strings, got {values!r}"
+            )
         if numeric:
             values = tuple(v.item() if isinstance(v, np.generic) else v for v in values)
             if not all(math.isfinite(v) for v in values):
                 raise ValueError(f"Slider {self.name!r}: values must be finite, got {values!r}")
             if any(b <= a for a, b in zip(values, values[1:], strict=False)):
-                raise ValueError(f"Slider {self.name!r}: numeric values must be strictly increasing")
+                raise ValueError(
+                    f"Slider {self.name!r}: numeric values must be strictly increasing"
+                )
             if self.log and values[0] <= 0:
                 raise ValueError(f"Slider {self.name!r}: a log slider needs positive values")
         if len(set(values)) != len(values):
@@ -89,7 +96,9 @@ class Slider:
         object.__setattr__(self, "_is_numeric", numeric)
 
     @classmethod
-    def geometric(cls, name: str, lo: float, hi: float, num: int, *, integer: bool = False, **kwargs) -> Slider:
+    def geometric(
+        cls, name: str, lo: float, hi: float, num: int, *, integer: bool = False, **kwargs
+    ) -> Slider:
         """A log-scale slider: ``num`` values spaced evenly in ``log`` between ``lo`` and ``hi``."""
         if not (lo > 0 and hi > lo):
             raise ValueError(f"Slider {name!r}: need 0 < lo < hi, got lo={lo}, hi={hi}")
@@ -126,7 +135,9 @@ def _columns(name: str, data) -> dict[str, list]:
                 raise ValueError(f"{name}: record {i} has keys {list(rec)}, expected {keys}")
         cols = {str(k): [rec[k] for rec in data] for k in keys}
     else:
-        raise ValueError(f"{name} must be a mapping of columns or a non-empty list of records, got {type(data).__name__}")
+        raise ValueError(
+            f"{name} must be a mapping of columns or a non-empty list of records, got {type(data).__name__}"
+        )
     lengths = {k: len(v) for k, v in cols.items()}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"{name}: columns have different lengths {lengths}")
@@ -173,7 +184,9 @@ def evaluate_grid(
         for s in sliders:
             cols[s.name] = [values[s.name]] * n
         if stacked and set(cols) != set(stacked):
-            raise ValueError(f"fn({values}) returned columns {sorted(cols)}, expected {sorted(stacked)}")
+            raise ValueError(
+                f"fn({values}) returned columns {sorted(cols)}, expected {sorted(stacked)}"
+            )
         for k, v in cols.items():
             stacked.setdefault(k, []).extend(v)
     return stacked
@@ -190,7 +203,9 @@ def check_grid(grid: Mapping[str, list], sliders: Sequence[Slider]) -> None:
             raise ValueError(f"slider {s.name!r}: values {missing} do not occur in the grid")
         extra = sorted(present - set(s.values), key=str)
         if extra:
-            raise ValueError(f"slider {s.name!r}: the grid holds values {extra} that the slider cannot reach")
+            raise ValueError(
+                f"slider {s.name!r}: the grid holds values {extra} that the slider cannot reach"
+            )
     seen = set(zip(*(grid[s.name] for s in sliders), strict=True))
     for combo in itertools.product(*(s.values for s in sliders)):
         if combo not in seen:
@@ -237,7 +252,19 @@ class _VegaPrinter(JavascriptCodePrinter):
         return code.replace("Math.", "")
 
 
-_SUPPORTED = (sp.Add, sp.Mul, sp.Pow, sp.exp, sp.log, sp.Abs, sp.sin, sp.cos, sp.tan, sp.atan, sp.tanh)
+_SUPPORTED = (
+    sp.Add,
+    sp.Mul,
+    sp.Pow,
+    sp.exp,
+    sp.log,
+    sp.Abs,
+    sp.sin,
+    sp.cos,
+    sp.tan,
+    sp.atan,
+    sp.tanh,
+)
 
 
 def _check_supported(label: str, expr: sp.Expr) -> None:
@@ -245,7 +272,9 @@ def _check_supported(label: str, expr: sp.Expr) -> None:
         if isinstance(node, (sp.Symbol, sp.Number, sp.NumberSymbol)):
             continue
         if isinstance(node, sp.Function) and not isinstance(node, _SUPPORTED):
-            raise ValueError(f"theory {label!r}: function {node.func.__name__} has no browser translation")
+            raise ValueError(
+                f"theory {label!r}: function {node.func.__name__} has no browser translation"
+            )
         if not isinstance(node, (*_SUPPORTED, sp.Function)):
             raise ValueError(f"theory {label!r}: {type(node).__name__} has no browser translation")
 
@@ -260,7 +289,9 @@ def vega_expression(expr: sp.Expr, names: Mapping[str, str]) -> str:
     expr = sp.sympify(expr)
     for sym in expr.free_symbols:
         if sym.name not in names:
-            raise ValueError(f"theory expression uses symbol {sym.name!r}, which no slider or axis provides")
+            raise ValueError(
+                f"theory expression uses symbol {sym.name!r}, which no slider or axis provides"
+            )
     _check_supported(str(expr), expr)
     return _VegaPrinter(names).doprint(expr)
 
@@ -269,7 +300,9 @@ def _check_theory(theory, x: str, sliders: Sequence[Slider]) -> dict[str, sp.Exp
     if theory is None:
         return {}
     if not isinstance(theory, Mapping):
-        raise ValueError(f"theory must be a mapping label -> SymPy expression, got {type(theory).__name__}")
+        raise ValueError(
+            f"theory must be a mapping label -> SymPy expression, got {type(theory).__name__}"
+        )
     allowed = {x} | {s.name for s in sliders if s.numeric}
     out = {}
     for label, expr in theory.items():
@@ -317,6 +350,36 @@ def _domain(values: Sequence[float], log: bool) -> list[float]:
     return [lo - pad, hi + pad]
 
 
+def _theory_values(fig: _Figure, xdom: Sequence[float], points: int = 40) -> list[float]:
+    """Every theory curve at every slider setting, sampled over the x range (for the y-domain)."""
+    xs = np.geomspace(*xdom, points) if fig.logx else np.linspace(*xdom, points)
+    numeric = [s for s in fig.sliders if s.numeric]
+    out: list[float] = []
+    for expr in fig.theory.values():
+        syms = sorted(expr.free_symbols, key=lambda q: q.name)
+        fn = sp.lambdify(syms, expr, "numpy")
+        for combo in itertools.product(*(s.values for s in numeric)):
+            env = {**dict(zip((s.name for s in numeric), combo, strict=True)), fig.x: xs}
+            vals = np.broadcast_to(
+                np.asarray(fn(*[env[q.name] for q in syms]), dtype=float), xs.shape
+            )
+            out.extend(float(v) for v in vals if np.isfinite(v))
+    return out
+
+
+def _y_domain(ys: Sequence[float], theory: Sequence[float], log: bool) -> list[float]:
+    """A y-domain fixed across slider moves: the data's, widened to the theory curves' but at
+    most 1000-fold (log axis) or 3 spans (linear axis) beyond the data, so data never flattens."""
+    lo, hi = _domain(ys, log)
+    if not theory:
+        return [lo, hi]
+    tlo, thi = _domain(theory, log)
+    if log:
+        return [max(min(lo, tlo), lo / 1e3), min(max(hi, thi), hi * 1e3)]
+    span = hi - lo
+    return [max(min(lo, tlo), lo - 3 * span), min(max(hi, thi), hi + 3 * span)]
+
+
 def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 80) -> dict:
     """The Vega-Lite spec of the static explorer (a plain ``dict``)."""
     import altair as alt
@@ -338,31 +401,15 @@ def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 
             filters.append(f"datum[{json.dumps(s.name)}] === {pname}")
             shown.append(f"'{s.title} = ' + {pname}")
 
-    xscale = alt.Scale(type="log" if fig.logx else "linear", domain=_domain(grid[fig.x], fig.logx))
-    ys = list(grid[fig.y])
-    yscale_values = ys
-    xdom = xscale.domain
+    xdom = _domain(grid[fig.x], fig.logx)
+    xscale = alt.Scale(type="log" if fig.logx else "linear", domain=xdom)
+    ydom = _y_domain(grid[fig.y], _theory_values(fig, xdom), fig.logy)
+    yscale = alt.Scale(type="log" if fig.logy else "linear", domain=ydom)
     lo, hi = (math.log10(xdom[0]), math.log10(xdom[1])) if fig.logx else (xdom[0], xdom[1])
     theory_names = {fig.x: "datum.x"}
     for s in sliders:
         if s.numeric:
             theory_names[s.name] = f"{json.dumps(list(s.values))}[p_{s.name}]"
-    if fig.theory:  # keep theory curves inside the axes: include them in the y-domain at the grid settings
-        t_grid = np.geomspace(xdom[0], xdom[1], 40) if fig.logx else np.linspace(xdom[0], xdom[1], 40)
-        for expr in fig.theory.values():
-            syms = sorted(expr.free_symbols, key=lambda q: q.name)
-            fn = sp.lambdify(syms, expr, "numpy")
-            for s_combo in itertools.product(*(s.values for s in sliders if s.numeric)):
-                env = dict(zip((s.name for s in sliders if s.numeric), s_combo, strict=True))
-                env[fig.x] = t_grid
-                vals = np.broadcast_to(np.asarray(fn(*[env[q.name] for q in syms]), dtype=float), t_grid.shape)
-                yscale_values = yscale_values + [float(v) for v in vals if np.isfinite(v)]
-    ydomain = _domain(ys, fig.logy)
-    tdomain = _domain(yscale_values, fig.logy)
-    ydomain = [min(ydomain[0], tdomain[0]), max(ydomain[1], tdomain[1])] if fig.theory else ydomain
-    if fig.logy:  # do not let a theory curve squash the data into a line
-        ydomain = [max(ydomain[0], _domain(ys, True)[0] / 1e3), min(ydomain[1], _domain(ys, True)[1] * 1e3)]
-    yscale = alt.Scale(type="log" if fig.logy else "linear", domain=ydomain)
 
     xenc = alt.X(f"{fig.x}:Q", scale=xscale, title=fig.xlabel)
     yenc = alt.Y(f"{fig.y}:Q", scale=yscale, title=fig.ylabel)
@@ -373,11 +420,21 @@ def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 
     measured = base.mark_line(point=True, clip=True).encode(**enc)
     layers = [measured]
     if fig.theory:
-        calcs = {"x": f"pow(10, {lo} + datum.t * {hi - lo})" if fig.logx else f"{lo} + datum.t * {hi - lo}"}
-        theory = alt.Chart(alt.SequenceGenerator(sequence=alt.SequenceParams(start=0, stop=1 + 0.5 / theory_points, step=1 / theory_points, **{"as": "t"})))
+        calcs = {
+            "x": f"pow(10, {lo} + datum.t * {hi - lo})"
+            if fig.logx
+            else f"{lo} + datum.t * {hi - lo}"
+        }
+        theory = alt.Chart(
+            alt.SequenceGenerator(
+                sequence=alt.SequenceParams(
+                    start=0, stop=1 + 0.5 / theory_points, step=1 / theory_points, **{"as": "t"}
+                )
+            )
+        )
         theory = theory.transform_calculate(**calcs)
         folded = []
-        for i, (label, expr) in enumerate(fig.theory.items()):
+        for i, expr in enumerate(fig.theory.values()):
             key = f"theory_{i}"
             theory = theory.transform_calculate(**{key: vega_expression(expr, theory_names)})
             folded.append(key)
@@ -390,7 +447,11 @@ def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 
                 x=alt.X("x:Q", scale=xscale, title=fig.xlabel),
                 y=alt.Y("value:Q", scale=yscale, title=fig.ylabel),
                 detail="curve:N",
-                tooltip=["curve:N", alt.Tooltip("x:Q", format=".3g"), alt.Tooltip("value:Q", format=".3g")],
+                tooltip=[
+                    "curve:N",
+                    alt.Tooltip("x:Q", format=".3g"),
+                    alt.Tooltip("value:Q", format=".3g"),
+                ],
             )
         )
     readout = (
@@ -401,8 +462,13 @@ def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 
     )
     layers.append(readout)
     chart = alt.layer(*layers).add_params(*params)
-    title = alt.TitleParams(fig.title, subtitle=[t for t in [fig.theory and "dashed: theory (computed in the browser)"] if t])
-    chart = chart.properties(width=fig.width, height=fig.height, title=title, description=fig.description)
+    title = alt.TitleParams(
+        fig.title,
+        subtitle=[t for t in [fig.theory and "dashed: theory (computed in the browser)"] if t],
+    )
+    chart = chart.properties(
+        width=fig.width, height=fig.height, title=title, description=fig.description
+    )
     return chart.to_dict()
 
 
@@ -442,7 +508,10 @@ class StaticFigure:
         )
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/html": self.to_html(), "text/plain": f"<interactive figure: {self.description}>"}
+        return {
+            "text/html": self.to_html(),
+            "text/plain": f"<interactive figure: {self.description}>",
+        }
 
 
 def figure_mode(mode: str | None = None) -> str:
@@ -451,7 +520,9 @@ def figure_mode(mode: str | None = None) -> str:
         mode = os.environ.get("DEEPNOTES_FIGURES") or None
     if mode is not None:
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES} (or DEEPNOTES_FIGURES unset), got {mode!r}")
+            raise ValueError(
+                f"mode must be one of {MODES} (or DEEPNOTES_FIGURES unset), got {mode!r}"
+            )
         return mode
     if os.environ.get("DEEPNOTES_BUILD", "") == "1":
         return "static"
@@ -472,7 +543,10 @@ class LiveFigure:
         self._source = source
         self.redraw_seconds: list[float] = []
         self._theory_fns = {
-            label: (syms := sorted(expr.free_symbols, key=lambda q: q.name), sp.lambdify(syms, expr, "numpy"))
+            label: (
+                syms := sorted(expr.free_symbols, key=lambda q: q.name),
+                sp.lambdify(syms, expr, "numpy"),
+            )
             for label, expr in fig.theory.items()
         }
 
@@ -483,8 +557,13 @@ class LiveFigure:
             cols = _columns(f"fn({values})", self._source(**values))
             _require(f"fn({values})", cols, [self.fig.x, self.fig.y, self.fig.series])
             return cols
-        keep = [all(self._source[k][i] == v for k, v in values.items()) for i in range(len(self._source[self.fig.x]))]
-        return {k: [e for e, m in zip(col, keep, strict=True) if m] for k, col in self._source.items()}
+        keep = [
+            all(self._source[k][i] == v for k, v in values.items())
+            for i in range(len(self._source[self.fig.x]))
+        ]
+        return {
+            k: [e for e, m in zip(col, keep, strict=True) if m] for k, col in self._source.items()
+        }
 
     def draw(self, ax, **values) -> None:
         """Draw the frame at ``values`` (measured lines, then theory in black dashes)."""
@@ -492,7 +571,9 @@ class LiveFigure:
         cols = self.frame(*(values[s.name] for s in self.sliders))
         groups = sorted(set(cols[fig.series]), key=str) if fig.series else [None]
         for g in groups:
-            idx = [i for i in range(len(cols[fig.x])) if fig.series is None or cols[fig.series][i] == g]
+            idx = [
+                i for i in range(len(cols[fig.x])) if fig.series is None or cols[fig.series][i] == g
+            ]
             xs = np.asarray([cols[fig.x][i] for i in idx], dtype=float)
             ys = np.asarray([cols[fig.y][i] for i in idx], dtype=float)
             order = np.argsort(xs)
@@ -502,7 +583,12 @@ class LiveFigure:
             t = np.geomspace(lo, hi, 100) if fig.logx else np.linspace(lo, hi, 100)
             for label, (syms, fn) in self._theory_fns.items():
                 env = {**values, fig.x: t}
-                ax.plot(t, np.broadcast_to(fn(*[env[q.name] for q in syms]), t.shape), "k--", label=label)
+                ax.plot(
+                    t,
+                    np.broadcast_to(fn(*[env[q.name] for q in syms]), t.shape),
+                    "k--",
+                    label=label,
+                )
         ax.set_xscale("log" if fig.logx else "linear")
         ax.set_yscale("log" if fig.logy else "linear")
         ax.set_xlabel(fig.xlabel)
@@ -520,11 +606,16 @@ class LiveFigure:
             if s.numeric:
                 options = [(s.show(v), v) for v in s.values]
                 controls[s.name] = widgets.SelectionSlider(
-                    options=options, value=s.default, description=s.title, continuous_update=True,
+                    options=options,
+                    value=s.default,
+                    description=s.title,
+                    continuous_update=True,
                     style={"description_width": "initial"},
                 )
             else:
-                controls[s.name] = widgets.Dropdown(options=list(s.values), value=s.default, description=s.title)
+                controls[s.name] = widgets.Dropdown(
+                    options=list(s.values), value=s.default, description=s.title
+                )
 
         def update(**values):
             start = time.perf_counter()
@@ -576,12 +667,23 @@ def explore(
     theory_exprs = _check_theory(theory, x, sliders)
     mode = figure_mode(mode)
     description = description or (
-        f"{title or y}: {y} against {x}" + (f" by {series}" if series else "")
-        + "; sliders: " + ", ".join(s.title for s in sliders)
+        f"{title or y}: {y} against {x}"
+        + (f" by {series}" if series else "")
+        + "; sliders: "
+        + ", ".join(s.title for s in sliders)
     )
     fig = _Figure(
-        sliders=sliders, x=x, y=y, series=series, theory=theory_exprs, logx=logx, logy=logy,
-        title=title, xlabel=xlabel or x, ylabel=ylabel or y, description=description,
+        sliders=sliders,
+        x=x,
+        y=y,
+        series=series,
+        theory=theory_exprs,
+        logx=logx,
+        logy=logy,
+        title=title,
+        xlabel=xlabel or x,
+        ylabel=ylabel or y,
+        description=description,
     )
     if callable(data):
         source = data

@@ -28,11 +28,22 @@ def built_book() -> Path:
     html = ROOT / "_build" / "html"
     if os.environ.get("DEEPNOTES_PREBUILT") == "1" and (html / "index.html").exists():
         return html
-    cmd = [str(BIN / "jupyter-book"), "build", str(ROOT), "--builder", "html", "-n", "-W", "--keep-going"]
+    cmd = [
+        str(BIN / "jupyter-book"),
+        "build",
+        str(ROOT),
+        "--builder",
+        "html",
+        "-n",
+        "-W",
+        "--keep-going",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=3600)
     log = ROOT / "_build" / "book-build.log"
     log.parent.mkdir(exist_ok=True)
     log.write_text(proc.stdout + proc.stderr, encoding="utf-8")
     if proc.returncode != 0:
-        pytest.fail(f"jupyter-book build failed (exit {proc.returncode}); log: {log}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        pytest.fail(
+            f"jupyter-book build failed (exit {proc.returncode}); log: {log}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return html

@@ -27,12 +27,16 @@ def test_toolbox_outputs_rendered(built_book):
     assert 'class="deepnotes-figure"' in page, "the explorer should render as a static figure"
     # glued numbers were substituted: no raw glue roles left in the page
     assert "{glue" not in page
-    assert re.search(r"measured slopes are <span[^>]*>[-\d.]+", page) or re.search(r"slopes are [-\d.]+", page)
+    assert re.search(r"measured slopes are <span[^>]*>[-\d.]+", page) or re.search(
+        r"slopes are [-\d.]+", page
+    )
 
 
 def test_math_is_rendered_locally(built_book):
     page = _page(built_book, "00-toolbox")
-    assert re.search(r'<script[^>]+src="[^"]*_static/mathjax/tex-chtml\.js', page), "MathJax must be served locally"
+    assert re.search(r'<script[^>]+src="[^"]*_static/mathjax/tex-chtml\.js', page), (
+        "MathJax must be served locally"
+    )
     assert (built_book / "_static" / "mathjax" / "tex-chtml.js").exists()
     assert "\\sigma^2" in page  # math kept for MathJax
 
@@ -41,7 +45,9 @@ def test_colab_button_points_at_notebook(built_book, root):
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
     repo = config["repository"]["url"].removeprefix("https://github.com/")
     branch = config["repository"]["branch"]
-    expected = f"https://colab.research.google.com/github/{repo}/blob/{branch}/chapters/00-toolbox.ipynb"
+    expected = (
+        f"https://colab.research.google.com/github/{repo}/blob/{branch}/chapters/00-toolbox.ipynb"
+    )
     assert expected in _page(built_book, "00-toolbox")
 
 
@@ -60,4 +66,6 @@ def test_vega_bundle_served_once(built_book):
     bundles = list(built_book.rglob("deepnotes-vega.js"))
     assert len(bundles) == 1, bundles
     assert "window.vegaEmbed" in bundles[0].read_text(encoding="utf-8")
-    assert "deepnotes-vega.js" not in _page(built_book, "intro"), "pages without figures should not load the bundle"
+    assert "deepnotes-vega.js" not in _page(built_book, "intro"), (
+        "pages without figures should not load the bundle"
+    )

@@ -55,7 +55,9 @@ def server(built_book: Path):
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}; `make test` installs Debian's chromium, or set CHROMIUM")
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}; `make test` installs Debian's chromium, or set CHROMIUM"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -87,8 +89,9 @@ def page(browser, server):
 
 
 def _figure_state(page, fid: str) -> dict:
-    return json.loads(page.evaluate(
-        """(fid) => {
+    return json.loads(
+        page.evaluate(
+            """(fid) => {
             const view = window.deepnotesViews[fid];
             const el = document.getElementById(fid);
             const paths = Array.from(el.querySelectorAll('svg path')).map(p => p.getAttribute('d')).join('|');
@@ -98,8 +101,9 @@ def _figure_state(page, fid: str) -> dict:
             for (const n of names) { try { sets[n] = view.data(n).map(plain); } catch (e) {} }
             return JSON.stringify({paths: paths, data: sets, signal: view.signal('p_gain')});
         }""",
-        fid,
-    ))
+            fid,
+        )
+    )
 
 
 def _theory_rows(state: dict) -> list[dict]:
@@ -111,7 +115,9 @@ def _theory_rows(state: dict) -> list[dict]:
 
 def test_toolbox_explorer_moves_offline(page, server, tmp_path):
     page.goto(f"{server}/chapters/00-toolbox.html", wait_until="load")
-    page.wait_for_function("window.deepnotesViews && Object.keys(window.deepnotesViews).length > 0", timeout=30000)
+    page.wait_for_function(
+        "window.deepnotesViews && Object.keys(window.deepnotesViews).length > 0", timeout=30000
+    )
     fid = page.evaluate("Object.keys(window.deepnotesViews)[0]")
     figure = page.locator(f"#{fid}")
     figure.scroll_into_view_if_needed()
@@ -121,7 +127,9 @@ def test_toolbox_explorer_moves_offline(page, server, tmp_path):
     slider = figure.locator("input[type=range]").first
     box = slider.bounding_box()
     assert box is not None, "the slider is not visible"
-    page.mouse.click(box["x"] + box["width"] * 0.95, box["y"] + box["height"] / 2)  # a real click near the end
+    page.mouse.click(
+        box["x"] + box["width"] * 0.95, box["y"] + box["height"] / 2
+    )  # a real click near the end
     page.wait_for_timeout(300)
     after = _figure_state(page, fid)
     shots = Path(os.environ.get("DEEPNOTES_SCREENSHOTS", tmp_path))

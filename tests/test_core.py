@@ -68,7 +68,9 @@ def test_loglog_slope_recovers_exponent():
 def test_loglog_slope_exact_power_law_has_zero_width():
     x = np.array([1.0, 2.0, 4.0, 8.0])
     fit = dn.loglog_slope(x, 5 * x**-1)
-    assert fit.slope == pytest.approx(-1.0) and fit.ci_high - fit.ci_low == pytest.approx(0.0, abs=1e-9)
+    assert fit.slope == pytest.approx(-1.0) and fit.ci_high - fit.ci_low == pytest.approx(
+        0.0, abs=1e-9
+    )
 
 
 @pytest.mark.parametrize(
@@ -114,7 +116,9 @@ def test_train_reduces_loss_and_records_history():
         seen.append(step)
         return {"grad_norm": float(m.weight.grad.norm())}
 
-    hist = train(model, opt, loss_fn, _regression_batches(gen), 50, callback=callback, progress=False)
+    hist = train(
+        model, opt, loss_fn, _regression_batches(gen), 50, callback=callback, progress=False
+    )
     assert hist["step"] == list(range(50)) and seen == hist["step"]
     assert hist["loss"][-1] < 1e-2 * hist["loss"][0]
     assert len(hist["grad_norm"]) == 50 and hist["lr"] == [0.1] * 50
@@ -157,7 +161,9 @@ def test_import_has_no_side_effects_and_theory_has_no_torch():
         "import deepnotes\n"
         "for m in pkgutil.walk_packages(deepnotes.__path__, 'deepnotes.'): importlib.import_module(m.name)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd="/")
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd="/"
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "", proc.stdout
     assert "Warning" not in proc.stderr, proc.stderr

@@ -25,7 +25,9 @@ def test_stable_variance_and_depth_law():
 @pytest.mark.parametrize("fan_in, sigma2", [(64, 1.0), (256, 1 / 256), (32, 0.5)])
 def test_single_layer_measurement_matches_theory(fan_in, sigma2):
     gen = torch.Generator().manual_seed(0)
-    measured = np.mean([linear.single_layer_moment(fan_in, sigma2, batch=512, generator=gen) for _ in range(8)])
+    measured = np.mean(
+        [linear.single_layer_moment(fan_in, sigma2, batch=512, generator=gen) for _ in range(8)]
+    )
     predicted = float(th.output_second_moment().subs({th.n: fan_in, th.sigma2: sigma2, th.v: 1}))
     assert measured == pytest.approx(predicted, rel=0.05)
 

@@ -9,16 +9,34 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from deepnotes.viz import LiveFigure, Slider, StaticFigure, check_grid, evaluate_grid, explore, figure_mode, vega_expression
+from deepnotes.viz import (
+    LiveFigure,
+    Slider,
+    StaticFigure,
+    check_grid,
+    evaluate_grid,
+    explore,
+    figure_mode,
+    vega_expression,
+)
 
 x, N, p, g = sp.symbols("x N p gain", positive=True)
 
 # The Vega expression language shares JavaScript's syntax for everything the translator emits;
 # these are the Vega functions it may use, implemented in Python to evaluate the emitted string.
 VEGA_FUNCTIONS = {
-    "pow": math.pow, "exp": math.exp, "log": math.log, "sqrt": math.sqrt, "abs": abs,
-    "sin": math.sin, "cos": math.cos, "tan": math.tan, "atan": math.atan, "tanh": math.tanh,
-    "PI": math.pi, "E": math.e,
+    "pow": math.pow,
+    "exp": math.exp,
+    "log": math.log,
+    "sqrt": math.sqrt,
+    "abs": abs,
+    "sin": math.sin,
+    "cos": math.cos,
+    "tan": math.tan,
+    "atan": math.atan,
+    "tanh": math.tanh,
+    "PI": math.pi,
+    "E": math.e,
 }
 
 
@@ -131,7 +149,16 @@ def test_slider_validation():
 
 
 def test_static_figure_is_self_contained():
-    fig = explore(frame, SLIDERS, x="x", y="y", series="kind", theory={"g^2x": g ** (2 * x)}, logy=True, mode="static")
+    fig = explore(
+        frame,
+        SLIDERS,
+        x="x",
+        y="y",
+        series="kind",
+        theory={"g^2x": g ** (2 * x)},
+        logy=True,
+        mode="static",
+    )
     assert isinstance(fig, StaticFigure)
     page = fig._repr_mimebundle_()["text/html"]
     assert "<script src" not in page and "cdn" not in page.lower()
@@ -139,7 +166,16 @@ def test_static_figure_is_self_contained():
     assert {prm["name"] for prm in spec["params"]} == {"p_gain"}
     assert '"gain": 2.0' in json.dumps(spec), "the precomputed grid is embedded in the spec"
     # deterministic: the same inputs give the same element id
-    again = explore(frame, SLIDERS, x="x", y="y", series="kind", theory={"g^2x": g ** (2 * x)}, logy=True, mode="static")
+    again = explore(
+        frame,
+        SLIDERS,
+        x="x",
+        y="y",
+        series="kind",
+        theory={"g^2x": g ** (2 * x)},
+        logy=True,
+        mode="static",
+    )
     assert again.element_id == fig.element_id
 
 
@@ -155,11 +191,27 @@ def test_live_figure_draws_and_caches():
         calls.append(gain)
         return frame(gain)
 
-    widget = explore(counted, SLIDERS, x="x", y="y", series="kind", theory={"t": g ** (2 * x)}, mode="live")
+    widget = explore(
+        counted, SLIDERS, x="x", y="y", series="kind", theory={"t": g ** (2 * x)}, mode="live"
+    )
     assert widget.__class__.__name__ == "VBox"
-    live = LiveFigure(counted, SLIDERS, explore.__globals__["_Figure"](
-        sliders=SLIDERS, x="x", y="y", series="kind", theory={"t": g ** (2 * x)}, logx=False, logy=True,
-        title="t", xlabel="x", ylabel="y", description="d"))
+    live = LiveFigure(
+        counted,
+        SLIDERS,
+        explore.__globals__["_Figure"](
+            sliders=SLIDERS,
+            x="x",
+            y="y",
+            series="kind",
+            theory={"t": g ** (2 * x)},
+            logx=False,
+            logy=True,
+            title="t",
+            xlabel="x",
+            ylabel="y",
+            description="d",
+        ),
+    )
     calls.clear()
     for _ in range(3):
         fig, ax = plt.subplots()
