@@ -59,8 +59,8 @@ test: venv check-toc browser-deps
 	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
 lint: venv
-	$(BIN)/ruff check deepnotes tests benchmarks chapters
-	$(BIN)/ruff format --check deepnotes tests benchmarks
+	$(BIN)/ruff check deepnotes tests benchmarks chapters conftest.py
+	$(BIN)/ruff format --check deepnotes tests benchmarks chapters conftest.py
 
 serve:
 	test -f _build/html/index.html || { echo "error: no built book; run make book first" >&2; exit 1; }
