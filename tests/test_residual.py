@@ -105,6 +105,10 @@ def test_theory_bad_input():
         R.forward_moment(0, 1, 1)
     with pytest.raises(ValueError, match="d"):
         R.expected_step_norm(0)
+    with pytest.raises(ValueError, match="eps"):
+        R.amplification(-0.5, 4)
+    with pytest.raises(ValueError, match="N must"):
+        R.amplification(0.5, 0)
 
 
 # --- chains ----------------------------------------------------------------------------------

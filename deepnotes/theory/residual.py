@@ -252,6 +252,11 @@ def amplification(eps: sp.Expr, N: sp.Expr = DEPTH, kind: str = "highd") -> sp.E
     ``(1 + eps**2)**N`` (random branch Jacobian, cross term zero in expectation).
     """
     _check_kind(kind)
+    eps, N = sp.sympify(eps), sp.sympify(N)
+    if eps.is_number and (eps.is_negative or eps.has(sp.nan)):
+        raise ValueError(f"eps must be >= 0, got {eps}")
+    if N.is_number and not N >= 1:
+        raise ValueError(f"N must be >= 1 (number of layers), got {N}")
     if kind == "1d":
         return (1 + eps) ** N
     if kind == "1d-squared":
