@@ -343,3 +343,29 @@ def test_seeded_reproducible():
     dn.seed_all(0)
     b = blocks.DeepNarrowEncoder(1, d=16, vocab=8, heads=2).head.weight
     assert torch.equal(a, b)
+
+
+def test_each_optimizer_flat_under_its_own_constants():
+    schemes = ["post_ln", "su_sgd", "su_adam", "su_lamb"]
+    fits = increment.slope_table(increment.increment_sweep(schemes, [2, 8, 32]))
+    for own in [("su_sgd", "sgd"), ("su_adam", "adam"), ("su_lamb", "lamb")]:
+        assert abs(fits[own].slope) < 0.1, (own, fits[own].slope)
+    for scheme in schemes[1:]:
+        for opt in th.OPTIMIZERS:
+            assert abs(fits[(scheme, opt)].slope - th.predicted_slope(scheme, opt)) < 0.15
+    assert all(fits[("post_ln", o)].slope > 0.8 for o in th.OPTIMIZERS)
+
+
+def test_sweep_and_training_helpers():
+    with pytest.raises(ValueError, match="schemes"):
+        increment.increment_sweep(["bogus"], [2])
+    with pytest.raises(ValueError, match="depths"):
+        increment.increment_sweep(["su_sgd"], [0])
+    with pytest.raises(ValueError, match="key"):
+        increment.slope_table([], key="bogus")
+    with pytest.raises(ValueError, match="warmup"):
+        increment.train_no_warmup("post_ln", 1, steps=2, warmup=-1)
+    h = increment.train_no_warmup("deepnorm_paper", 2, steps=3, warmup=2, probe_every=2)
+    assert len(h["loss"]) == len(h["grad"]) == len(h["output_change"]) == 3
+    assert math.isnan(h["output_change"][0]) and h["output_change"][1] > 0
+    assert h["lr"][0] == pytest.approx(5e-4)
