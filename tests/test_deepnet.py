@@ -209,7 +209,7 @@ def test_init_block_scales():
     assert float(b.branch.v_proj.weight.detach().std()) == pytest.approx(0.25 * xavier, rel=0.03)
     assert float(b.branch.out_proj.weight.detach().std()) == pytest.approx(0.25 * xavier, rel=0.03)
     assert float(b.branch.q_proj.weight.detach().std()) == pytest.approx(xavier, rel=0.03)
-    assert float(b.branch.v_proj.bias.abs().max()) == 0.0
+    assert float(b.branch.v_proj.bias.detach().abs().max()) == 0.0
 
 
 @pytest.mark.parametrize("scheme", blocks.SCHEMES)
