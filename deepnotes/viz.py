@@ -333,6 +333,7 @@ class _Figure:
     xlabel: str
     ylabel: str
     description: str
+    ylim: tuple[float, float] | None = None
     width: int = 480
     height: int = 300
 
@@ -369,15 +370,15 @@ def _theory_values(fig: _Figure, xdom: Sequence[float], points: int = 40) -> lis
 
 def _y_domain(ys: Sequence[float], theory: Sequence[float], log: bool) -> list[float]:
     """A y-domain fixed across slider moves: the data's, widened to the theory curves' but at
-    most 1000-fold (log axis) or 3 spans (linear axis) beyond the data, so data never flattens."""
+    most tenfold (log axis) or one span (linear axis) beyond the data, so data never flattens."""
     lo, hi = _domain(ys, log)
     if not theory:
         return [lo, hi]
     tlo, thi = _domain(theory, log)
     if log:
-        return [max(min(lo, tlo), lo / 1e3), min(max(hi, thi), hi * 1e3)]
+        return [max(min(lo, tlo), lo / 10), min(max(hi, thi), hi * 10)]
     span = hi - lo
-    return [max(min(lo, tlo), lo - 3 * span), min(max(hi, thi), hi + 3 * span)]
+    return [max(min(lo, tlo), lo - span), min(max(hi, thi), hi + span)]
 
 
 def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 80) -> dict:
@@ -403,7 +404,9 @@ def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 
 
     xdom = _domain(grid[fig.x], fig.logx)
     xscale = alt.Scale(type="log" if fig.logx else "linear", domain=xdom)
-    ydom = _y_domain(grid[fig.y], _theory_values(fig, xdom), fig.logy)
+    ydom = (
+        list(fig.ylim) if fig.ylim else _y_domain(grid[fig.y], _theory_values(fig, xdom), fig.logy)
+    )
     yscale = alt.Scale(type="log" if fig.logy else "linear", domain=ydom)
     lo, hi = (math.log10(xdom[0]), math.log10(xdom[1])) if fig.logx else (xdom[0], xdom[1])
     theory_names = {fig.x: "datum.x"}
@@ -489,7 +492,8 @@ class StaticFigure:
         fid = self.element_id
         alt_text = html.escape(self.description)
         return (
-            f"<style>#{fid} .vega-bind-value {{display: none;}} #{fid} .vega-bind {{margin: 2px 0;}}</style>"
+            f"<style>#{fid} .vega-bind input[type=range] + span {{display: none;}} "
+            f"#{fid} .vega-bind {{margin: 2px 0;}}</style>"
             f'<div class="deepnotes-figure" id="{fid}" role="figure" aria-label="{alt_text}">'
             f'<p class="deepnotes-figure-fallback">Interactive figure: {alt_text} '
             "(it needs the book's scripts; in a notebook, run with a kernel for live sliders).</p></div>\n"
@@ -583,14 +587,15 @@ class LiveFigure:
             t = np.geomspace(lo, hi, 100) if fig.logx else np.linspace(lo, hi, 100)
             for label, (syms, fn) in self._theory_fns.items():
                 env = {**values, fig.x: t}
-                ax.plot(
-                    t,
-                    np.broadcast_to(fn(*[env[q.name] for q in syms]), t.shape),
-                    "k--",
-                    label=label,
-                )
+                with np.errstate(all="ignore"):
+                    curve = np.broadcast_to(
+                        np.asarray(fn(*[env[q.name] for q in syms]), dtype=float), t.shape
+                    )
+                ax.plot(t, curve, "k--", label=label)
         ax.set_xscale("log" if fig.logx else "linear")
         ax.set_yscale("log" if fig.logy else "linear")
+        if fig.ylim:
+            ax.set_ylim(*fig.ylim)
         ax.set_xlabel(fig.xlabel)
         ax.set_ylabel(fig.ylabel)
         shown = ", ".join(f"{s.title} = {s.show(values[s.name])}" for s in self.sliders)
@@ -642,6 +647,7 @@ def explore(
     xlabel: str | None = None,
     ylabel: str | None = None,
     description: str | None = None,
+    ylim: tuple[float, float] | None = None,
     mode: str | None = None,
 ):
     """An explorer of ``y`` against ``x``, one curve per ``series``, with a slider per knob.
@@ -651,7 +657,10 @@ def explore(
     and ``y``, or a precomputed grid holding those columns plus one per slider.
     ``theory`` maps a legend label to a SymPy expression in the symbols named
     ``x`` and the numeric sliders; it is drawn as a dashed curve (evaluated in
-    the browser on the static page).
+    the browser on the static page).  The axes stay fixed while the sliders
+    move, so a change is seen as a move: the y-range spans every setting's
+    data (and the theory curves, up to tenfold on a log axis), unless ``ylim``
+    fixes it (use it when settings differ by many decades).
 
     Returns a widget (live mode) or a :class:`StaticFigure` (static mode);
     either displays itself as a cell's last expression.  Raises ``ValueError``
@@ -665,6 +674,12 @@ def explore(
     if x in {s.name for s in sliders}:
         raise ValueError(f"x={x!r} is also a slider name; a slider cannot be the x axis")
     theory_exprs = _check_theory(theory, x, sliders)
+    if ylim is not None:
+        ylim = tuple(float(v) for v in ylim)
+        if len(ylim) != 2 or not ylim[0] < ylim[1] or (logy and ylim[0] <= 0):
+            raise ValueError(
+                f"ylim must be (low, high) with low < high (and low > 0 on a log axis), got {ylim}"
+            )
     mode = figure_mode(mode)
     description = description or (
         f"{title or y}: {y} against {x}"
@@ -684,6 +699,7 @@ def explore(
         xlabel=xlabel or x,
         ylabel=ylabel or y,
         description=description,
+        ylim=ylim,
     )
     if callable(data):
         source = data

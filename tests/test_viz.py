@@ -135,6 +135,15 @@ def test_explore_rejects_bad_columns_and_sliders():
         explore(frame, SLIDERS, x="x", y="y", mode="web")
 
 
+def test_ylim_fixes_the_axis_and_is_validated():
+    fig = explore(frame, SLIDERS, x="x", y="y", logy=True, ylim=(1e-3, 1e3), mode="static")
+    assert '"domain": [0.001, 1000.0]' in json.dumps(fig.spec)
+    with pytest.raises(ValueError, match="ylim"):
+        explore(frame, SLIDERS, x="x", y="y", logy=True, ylim=(0, 1), mode="static")
+    with pytest.raises(ValueError, match="ylim"):
+        explore(frame, SLIDERS, x="x", y="y", ylim=(2, 1), mode="static")
+
+
 def test_slider_validation():
     with pytest.raises(ValueError, match="'n'.*increasing"):
         Slider("n", (3, 2, 1))
