@@ -113,7 +113,8 @@ def test_theory_bad_input():
 
 # --- chains ----------------------------------------------------------------------------------
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402
+
 from deepnotes import chains as C  # noqa: E402
 
 
