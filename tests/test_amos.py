@@ -403,3 +403,42 @@ def test_adamw_hyperparameters_match_theory():
     assert wd == pytest.approx(pair.weight_decay, rel=1e-12)
     with pytest.raises(ValueError, match="sigma"):
         adamw_hyperparameters(1e-3, 0.0)
+
+
+# ----------------------------------------------------------------------------- experiments
+
+
+def test_noise_rms_follows_closed_form():
+    from deepnotes.optim import experiments as ex
+
+    xi, eta, steps, k = 0.2, 0.3, 300, 32 * 32
+    rms = ex.amos_noise_rms(0.6, xi=xi, eta=eta, steps=steps, shape=(32, 32), dtype=torch.float64)
+    f = sp.lambdify((th.t, th.N0, th.k, th.xi, th.eta), th.amos_norm_trajectory())
+    theory = np.sqrt(f(np.arange(steps + 1.0), k * float(rms[0]) ** 2, k, xi, eta) / k)
+    assert np.max(np.abs(rms.numpy()[20:] / theory[20:] - 1)) < 0.08
+    with pytest.raises(ValueError, match="steps"):
+        ex.amos_noise_rms(0.1, xi=0.1, eta=0.1, steps=0)
+
+
+def test_teacher_student_shapes_and_q0():
+    from deepnotes.optim import experiments as ex
+
+    out = ex.teacher_student(["constant", "inverse_time"], [False, True], k=200, steps=50)
+    assert out["eps2"].shape == (2, 51) and out["p"].shape == (2, 50)
+    assert abs(float(out["q"][0, 0]) - 0.5) < 0.1  # q_0 ~ 1/2 for independent inits
+    torch.testing.assert_close(out["eps2"][0, 0], out["eps2"][1, 0])  # same init for every run
+    assert float(out["u_rms"][0, 0]) == pytest.approx(1.0, abs=1e-3)  # Adam's first step is a sign
+    with pytest.raises(ValueError, match="laws"):
+        ex.teacher_student(["constant"], [False, True])
+
+
+def test_classifier_runs():
+    from deepnotes.optim import experiments as ex
+
+    data = ex.classification_data(n_train=64, n_test=32, dim=8, classes=3, hidden=8)
+    res = ex.train_classifier(
+        lambda m: (torch.optim.SGD(m.parameters(), lr=0.1), None), data, hidden=16, steps=20
+    )
+    assert set(res) == {"train_ce", "test_acc"} and 0 <= res["test_acc"] <= 1
+    with pytest.raises(ValueError, match="classes"):
+        ex.classification_data(classes=1)

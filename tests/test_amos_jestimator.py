@@ -1,18 +1,18 @@
 """Chapter 3: ``deepnotes.optim.Amos`` against the official ``jestimator.amos`` (JAX, CPU, float64).
 
 Both optimizers see the same initial parameters and the same stream of gradients for a few
-hundred steps; the parameters and slots must agree to ~1e-12.  Skipped when JAX or jestimator
-is not installed (``pip install "jax[cpu]" jestimator==0.3.3``).
+hundred steps; the parameters and slots must agree to ~1e-12.  JAX and jestimator are pinned
+reference packages (``pip install "jax[cpu]" jestimator==0.3.3``): a missing one is a failure,
+not a skip.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-import torch
+import importlib
 
-jax = pytest.importorskip("jax")
-pytest.importorskip("optax")
+import jax
+import numpy as np
+import torch
 
 
 def _import_jestimator_amos():
@@ -26,7 +26,7 @@ def _import_jestimator_amos():
 
     if not hasattr(pjit_module, "PartitionSpec"):
         pjit_module.PartitionSpec = jax.sharding.PartitionSpec
-    return pytest.importorskip("jestimator.amos")
+    return importlib.import_module("jestimator.amos")
 
 
 from deepnotes.optim import Amos  # noqa: E402
