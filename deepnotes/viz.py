@@ -459,7 +459,7 @@ def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 
         )
     readout = (
         alt.Chart(alt.Data(values=[{}]))
-        .transform_calculate(label=" + '   ' + ".join(shown))
+        .transform_calculate(label=" + ' · ' + ".join(shown))
         .mark_text(align="left", baseline="top", dx=4, dy=4, fontSize=11, color="#444")
         .encode(text="label:N", x=alt.value(0), y=alt.value(0))
     )
