@@ -442,3 +442,25 @@ def test_classifier_runs():
     assert set(res) == {"train_ce", "test_acc"} and 0 <= res["test_acc"] <= 1
     with pytest.raises(ValueError, match="classes"):
         ex.classification_data(classes=1)
+
+
+def test_amos_b_asymptote_and_recursion():
+    asym = th.amos_b_asymptote()
+    assert sp.limit(asym["ratio"], th.t, sp.oo) == 1
+    expected_d = 4 * th.c_coef / (th.d_coef * sp.sqrt(th.eta) * th.xi**4 * th.t**2)
+    assert sp.simplify(asym["d"] - expected_d) == 0
+    xi, eta, steps = 0.1, 0.05, 20000
+    d, gamma = th.amos_decay_recursion(xi, eta, steps)
+    t = np.arange(1, steps + 1)
+    tail = t > steps // 2
+    slope = np.polyfit(np.log(t[tail]), np.log(d[tail]), 1)[0]
+    assert abs(slope + 2) < 0.05  # Amos's lr factor decays as t^-2 (measured -2.02)
+    d_inf = float(
+        asym["d"].subs({th.c_coef: 0.25, th.d_coef: 0.25, th.eta: eta, th.xi: xi, th.t: steps})
+    )
+    assert d[-1] == pytest.approx(d_inf, rel=0.03)
+    assert gamma[-1] * steps == pytest.approx(2.0, rel=0.02)  # gamma_t t -> 2
+    with pytest.raises(ValueError, match="xi_value"):
+        th.amos_decay_recursion(0.0, 0.1, 10)
+    with pytest.raises(ValueError, match="steps"):
+        th.amos_decay_recursion(0.1, 0.1, 0)

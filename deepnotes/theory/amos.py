@@ -293,3 +293,49 @@ def amos_first_step() -> dict:
         "g": g,
         "theta_0": th,
     }
+
+
+def amos_b_asymptote() -> dict:
+    """Large-``t`` growth of Amos's accumulator ``b`` and the implied decay factor ``d_t``.
+
+    With steady gradient statistics (``g2 / v_hat = 1``) step 6 of Amos becomes the ODE
+    ``b' = xi^2 (1 + b) / sqrt(1 + kappa b)``, ``kappa = c_coef sqrt(xi)``.  For large ``t``,
+    ``b ~ xi^4 t^2 / (4 kappa)``, so ``d_t = 1/(1 + d_coef sqrt(xi eta) b) ~
+    4 c_coef / (d_coef sqrt(eta) xi^4 t^2)``: an inverse-square law in ``t``.
+    Returns ``b``, ``d`` and ``ratio`` (``d/dt`` of the asymptote over the ODE's right side,
+    which must tend to 1).
+    """
+    kappa = c_coef * sp.sqrt(xi)
+    b_asym = xi**4 * t**2 / (4 * kappa)
+    ratio = sp.diff(b_asym, t) / (xi**2 * (1 + b_asym) / sp.sqrt(1 + kappa * b_asym))
+    d_asym = sp.simplify(1 / (d_coef * sp.sqrt(xi * eta) * b_asym))
+    return {"b": sp.simplify(b_asym), "d": d_asym, "ratio": ratio}
+
+
+def amos_decay_recursion(
+    xi_value: float,
+    eta_value: float,
+    steps: int,
+    c_coef_value: float = 0.25,
+    d_coef_value: float = 0.25,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Amos's exact scalar recursion for ``b_t`` and ``d_t`` (``t = 1..steps``) with ``g2 / v_hat = 1``.
+
+    ``c = (1 + c_coef sqrt(xi) b)^-1/2``, ``gamma = c xi^2``, ``d = 1/(1 + d_coef sqrt(xi eta) b)``
+    (both from ``b_{t-1}``), then ``b <- b + gamma (1 + b)``.  Returns ``(d, gamma)``.
+    """
+    if not xi_value > 0:
+        raise ValueError(f"xi_value must be positive, got {xi_value!r}")
+    if not eta_value > 0:
+        raise ValueError(f"eta_value must be positive, got {eta_value!r}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    d = np.empty(steps)
+    gamma = np.empty(steps)
+    b = 0.0
+    sq_xi, sq_init = np.sqrt(xi_value), np.sqrt(xi_value * eta_value)
+    for i in range(steps):
+        gamma[i] = xi_value**2 / np.sqrt(1 + c_coef_value * sq_xi * b)
+        d[i] = 1 / (1 + d_coef_value * sq_init * b)
+        b = b + gamma[i] * (1 + b)
+    return d, gamma
