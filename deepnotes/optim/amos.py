@@ -68,7 +68,7 @@ def check_slot_shape(
 
 
 class Amos(torch.optim.Optimizer):
-    """The Amos optimizer, exactly as ``jestimator.amos.amos`` (Chapter 3, eq. of section "Amos").
+    """The Amos optimizer, exactly as ``jestimator.amos.amos`` (Chapter 3, section "Amos itself").
 
     Args:
         params: parameters or param groups.  A group may override every option below;
