@@ -17,5 +17,7 @@ def test_ruff_check():
 
 
 def test_ruff_format():
-    proc = subprocess.run([*RUFF, "format", "--check", *PATHS], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [*RUFF, "format", "--check", *PATHS], cwd=ROOT, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
