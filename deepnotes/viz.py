@@ -414,12 +414,16 @@ def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 
         if s.numeric:
             theory_names[s.name] = f"{json.dumps(list(s.values))}[p_{s.name}]"
 
-    xenc = alt.X(f"{fig.x}:Q", scale=xscale, title=fig.xlabel)
-    yenc = alt.Y(f"{fig.y}:Q", scale=yscale, title=fig.ylabel)
+    xaxis = alt.Axis(format="~g") if fig.logx else alt.Axis()
+    yaxis = alt.Axis(format="~g") if fig.logy else alt.Axis()
+    xenc = alt.X(f"{fig.x}:Q", scale=xscale, title=fig.xlabel, axis=xaxis)
+    yenc = alt.Y(f"{fig.y}:Q", scale=yscale, title=fig.ylabel, axis=yaxis)
     base = alt.Chart(alt.Data(values=_records(grid))).transform_filter(" && ".join(filters))
     enc = {"x": xenc, "y": yenc}
     if fig.series is not None:
-        enc["color"] = alt.Color(f"{fig.series}:N", title=fig.series)
+        enc["color"] = alt.Color(
+            f"{fig.series}:N", title=fig.series, legend=alt.Legend(labelLimit=320)
+        )
     measured = base.mark_line(point=True, clip=True).encode(**enc)
     layers = [measured]
     if fig.theory:
@@ -447,8 +451,8 @@ def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 
         )
         layers.append(
             theory.mark_line(color="black", strokeDash=[6, 3], clip=True).encode(
-                x=alt.X("x:Q", scale=xscale, title=fig.xlabel),
-                y=alt.Y("value:Q", scale=yscale, title=fig.ylabel),
+                x=alt.X("x:Q", scale=xscale, title=fig.xlabel, axis=xaxis),
+                y=alt.Y("value:Q", scale=yscale, title=fig.ylabel, axis=yaxis),
                 detail="curve:N",
                 tooltip=[
                     "curve:N",
@@ -546,6 +550,7 @@ class LiveFigure:
         self.fig = fig
         self._source = source
         self.redraw_seconds: list[float] = []
+        self.frame = functools.lru_cache(maxsize=256)(self._frame)  # one cache per figure
         self._theory_fns = {
             label: (
                 syms := sorted(expr.free_symbols, key=lambda q: q.name),
@@ -554,8 +559,8 @@ class LiveFigure:
             for label, expr in fig.theory.items()
         }
 
-    @functools.lru_cache(maxsize=256)  # noqa: B019 - one cache per figure is the point
-    def frame(self, *combo) -> dict[str, list]:
+    def _frame(self, *combo) -> dict[str, list]:
+        """The columns at one slider setting (wrapped per instance by an LRU cache as ``frame``)."""
         values = dict(zip((s.name for s in self.sliders), combo, strict=True))
         if callable(self._source):
             cols = _columns(f"fn({values})", self._source(**values))
@@ -630,7 +635,10 @@ class LiveFigure:
             self.redraw_seconds.append(time.perf_counter() - start)
 
         out = widgets.interactive_output(update, controls)
-        return widgets.VBox([widgets.HBox(list(controls.values())), out])
+        box = widgets.VBox([widgets.HBox(list(controls.values())), out])
+        box.figure = self  # for tests and benchmarks: redraw_seconds, the cache
+        box.controls = controls
+        return box
 
 
 def explore(

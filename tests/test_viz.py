@@ -230,6 +230,24 @@ def test_live_figure_draws_and_caches():
     assert len(ax.lines) == 2  # measured + theory
 
 
+def test_live_widget_redraws_when_a_slider_moves():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    box = explore(
+        frame, SLIDERS, x="x", y="y", series="kind", theory={"t": g ** (2 * x)}, mode="live"
+    )
+    live, slider = box.figure, box.controls["gain"]
+    assert len(live.redraw_seconds) == 1  # drawn once on display
+    slider.value = 2.0  # what dragging the slider does
+    assert len(live.redraw_seconds) == 2
+    slider.value = 0.5
+    assert len(live.redraw_seconds) == 3
+    assert live.frame.cache_info().hits == 0 and live.frame.cache_info().misses == 3
+    slider.value = 2.0  # back to a setting already seen: served from the cache
+    assert live.frame.cache_info().hits == 1
+
+
 def test_figure_mode(monkeypatch):
     monkeypatch.delenv("DEEPNOTES_FIGURES", raising=False)
     monkeypatch.setenv("DEEPNOTES_BUILD", "1")
