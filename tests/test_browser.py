@@ -171,9 +171,21 @@ def _slider_values(page, fid: str) -> list[float]:
     )
 
 
-def test_pages_log_no_console_errors(page, server, built_book):
+def test_every_page_renders_its_figures_without_errors(page, server, built_book):
+    """Each chapter page: every interactive figure draws, nothing logs an error, nothing leaves localhost."""
     for html in sorted((built_book / "chapters").glob("*.html")):
         page.errors.clear()
+        page.blocked.clear()
         page.goto(f"{server}/chapters/{html.name}", wait_until="load")
+        figures = page.locator(".deepnotes-figure").count()
+        if figures:
+            page.wait_for_function(
+                "(n) => window.deepnotesViews && Object.keys(window.deepnotesViews).length === n",
+                arg=figures,
+                timeout=30000,
+            )
+            assert page.locator(".deepnotes-figure svg").count() >= figures, html.name
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")  # lazy images load too
         page.wait_for_timeout(500)
         assert not page.errors, (html.name, page.errors)
+        assert not page.blocked, (html.name, page.blocked)
