@@ -1,0 +1,150 @@
+"""Chapter 3: ``deepnotes.optim.Amos`` against the official ``jestimator.amos`` (JAX, float64).
+
+Shared by ``tests/test_amos_jestimator.py`` (several option sets, ``DEFAULT_STEPS``) and the
+chapter's notebook (one short run).  JAX and jestimator are imported lazily, so importing
+``deepnotes.optim`` never needs them; they are pinned reference packages
+(``pip install "jax[cpu]" jestimator==0.3.3``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from .amos import Amos
+
+#: Agreement required between the two implementations in float64: the largest absolute
+#: parameter difference over a run, and the relative tolerances on the ``v`` and ``b`` slots.
+PARAM_ATOL = 1e-12
+SLOT_RTOL = {"v": 1e-12, "b": 1e-11}
+#: Length of the gradient stream in the test suite's comparisons.
+DEFAULT_STEPS = 300
+
+SHAPES = {"kernel": (6, 5), "bias": (5,), "embed": (4, 3), "conv": (2, 3, 2, 2)}
+# jestimator's slot shapes; the same reductions in our optimizer (same axes here: both get
+# identical arrays, so no (in, out) vs (out, in) transposition is involved).
+SLOTS = {"kernel": (6, 1), "bias": (), "embed": None, "conv": (1, 3, 1, 2)}
+ETAS = {"kernel": 0.3, "bias": 0.5, "embed": 0.1, "conv": 0.7}
+
+
+def import_jestimator_amos() -> Any:
+    """Import ``jestimator.amos`` under current JAX.
+
+    jestimator 0.3.3's ``__init__`` imports ``amos_helper``, which does
+    ``from jax.experimental.pjit import PartitionSpec``; newer JAX moved that name to
+    ``jax.sharding``.  Alias it back before importing.
+    """
+    import jax
+    import jax.experimental.pjit as pjit_module
+
+    if not hasattr(pjit_module, "PartitionSpec"):
+        pjit_module.PartitionSpec = jax.sharding.PartitionSpec
+    return importlib.import_module("jestimator.amos")
+
+
+def _is_amos_state(node: Any) -> bool:
+    return type(node).__name__ == "ScaleByAmosState"
+
+
+def compare_with_jestimator(
+    xi: float,
+    *,
+    steps: int = DEFAULT_STEPS,
+    beta: float = 0.999,
+    momentum: float | None = None,
+    clip_value: float | None = None,
+    extra_l2: float = 0.0,
+    d_coef: float = 0.25,
+    c_coef: float = 0.25,
+    schedule: Callable[[int], float] | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Run jestimator's Amos and ours on the same parameters and gradient stream (float64).
+
+    Four tensors (a kernel with an ``(in, 1)``-style reduced slot, a bias with a scalar slot,
+    an embedding with a full-shape slot, a conv kernel reduced over two axes) start from
+    ``N(0, eta^2)`` and receive ``steps`` Gaussian gradients whose scale cycles through 1..7.
+    The update rule compared is Chapter 3's eq. for Amos,
+    ``theta_t = theta_{t-1} - d_t (xi eta g_t / sqrt(v_hat_t) + (gamma_t / 2 + extra_l2) theta_{t-1})``.
+
+    Returns ``param`` (the largest absolute parameter difference over all steps) and
+    ``v``, ``b`` (the largest relative slot difference at the end).
+    """
+    if not xi > 0:
+        raise ValueError(f"xi must be positive, got {xi!r}")
+    if not (isinstance(steps, int) and steps > 0):
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    import optax
+
+    amos = import_jestimator_amos()
+    rng = np.random.default_rng(seed)
+    params = {n: rng.normal(size=s) * ETAS[n] for n, s in SHAPES.items()}
+    grads = [{n: rng.normal(size=s) * (1 + i % 7) for n, s in SHAPES.items()} for i in range(steps)]
+
+    learning_rate = (lambda count: xi * schedule(count)) if schedule else xi
+    tx = amos.amos(
+        learning_rate,
+        lambda name, shape: ETAS[name[0]],
+        shape_fn=lambda name, shape: shape if SLOTS[name[0]] is None else SLOTS[name[0]],
+        beta=beta,
+        momentum=momentum,
+        clip_value=clip_value,
+        extra_l2=extra_l2,
+        d_coef=d_coef,
+        c_coef=c_coef,
+    )
+    jparams = {n: jnp.asarray(v, dtype=jnp.float64) for n, v in params.items()}
+    jstate = tx.init(jparams)
+
+    @jax.jit
+    def jax_step(p, s, g):
+        updates, s = tx.update(g, s, p)
+        return optax.apply_updates(p, updates), s
+
+    tparams = {
+        n: torch.nn.Parameter(torch.tensor(v, dtype=torch.float64)) for n, v in params.items()
+    }
+    groups = [{"params": [tparams[n]], "eta": ETAS[n], "slot_shape": SLOTS[n]} for n in SHAPES]
+    opt = Amos(
+        groups,
+        lr=xi,
+        beta=beta,
+        momentum=momentum,
+        clip_value=clip_value,
+        extra_l2=extra_l2,
+        d_coef=d_coef,
+        c_coef=c_coef,
+    )
+    # jestimator calls the schedule with the step count after incrementing it (1 on the
+    # first step); a LambdaLR evaluated before step t sees last_epoch = t - 1.
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: schedule(e + 1)) if schedule else None
+
+    worst = 0.0
+    for g in grads:
+        jparams, jstate = jax_step(jparams, jstate, {n: jnp.asarray(v) for n, v in g.items()})
+        for n in SHAPES:
+            tparams[n].grad = torch.tensor(g[n], dtype=torch.float64)
+        opt.step()
+        if sched is not None:
+            sched.step()
+        for n in SHAPES:
+            diff = np.abs(np.asarray(jparams[n]) - tparams[n].detach().numpy())
+            worst = max(worst, float(diff.max()))
+    amos_state = next(
+        s for s in jax.tree_util.tree_leaves(jstate, is_leaf=_is_amos_state) if _is_amos_state(s)
+    )
+    rel = {"v": 0.0, "b": 0.0}
+    for n in SHAPES:
+        st = opt.state[tparams[n]]
+        for slot in rel:
+            ours, theirs = st[slot].numpy(), np.asarray(getattr(amos_state, slot)[n])
+            rel[slot] = max(rel[slot], float(np.max(np.abs(ours - theirs) / np.abs(theirs))))
+    return {"param": worst, **rel}
