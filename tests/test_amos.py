@@ -118,10 +118,16 @@ def test_adamw_translation_and_bert_numbers():
     tr = th.adamw_translation()
     assert sp.simplify(tr["lr"] - th.alpha0 * th.sigma * th.D) == 0
     assert sp.simplify(tr["weight_decay"] - th.alpha0 / (2 * th.sigma)) == 0
-    pair = th.bert_base_pair()
+    pair = th.bert_base_pair(hidden=768, lr_value=4e-5)
     assert pair.sigma == pytest.approx(0.0361, abs=1e-4)
-    assert pair.lr == pytest.approx(4.0e-5, rel=0.01)
-    assert pair.weight_decay == pytest.approx(0.0154, rel=0.01)
+    assert pair.lr == pytest.approx(4.0e-5, rel=1e-12)  # the input comes back out
+    assert pair.alpha0 == pytest.approx(4e-5 * math.sqrt(768), rel=1e-12)  # alpha0 = lr / sigma
+    assert pair.weight_decay == pytest.approx(4e-5 * 768 / 2, rel=1e-12)  # lr * hidden / 2
+    assert th.alpha0_from_lr(2e-3, 0.5) == pytest.approx(4e-3, rel=1e-12)
+    with pytest.raises(ValueError, match="lr_value"):
+        th.alpha0_from_lr(0.0, 0.1)
+    with pytest.raises(ValueError, match="hidden"):
+        th.bert_base_pair(hidden=0)
     with pytest.raises(ValueError, match="sigma_value"):
         th.adamw_pair(1e-3, 0.0)
     with pytest.raises(ValueError, match="alpha0_value"):
@@ -397,8 +403,8 @@ def test_schedule_bad_input():
 
 
 def test_adamw_hyperparameters_match_theory():
-    lr, wd = adamw_hyperparameters(1.11e-3, math.sqrt(1 / 768))
     pair = th.bert_base_pair()
+    lr, wd = adamw_hyperparameters(pair.alpha0, math.sqrt(1 / 768))
     assert lr == pytest.approx(pair.lr, rel=1e-12)
     assert wd == pytest.approx(pair.weight_decay, rel=1e-12)
     with pytest.raises(ValueError, match="sigma"):
@@ -442,6 +448,10 @@ def test_classifier_runs():
     assert set(res) == {"train_ce", "test_acc"} and 0 <= res["test_acc"] <= 1
     with pytest.raises(ValueError, match="classes"):
         ex.classification_data(classes=1)
+    with pytest.raises(ValueError, match="hidden"):
+        ex.make_mlp(8, 0, 3, seed=0)
+    with pytest.raises(ValueError, match="steps"):
+        ex.train_classifier(lambda m: (None, None), data, steps=0)
 
 
 def test_amos_b_asymptote_and_recursion():

@@ -146,8 +146,10 @@ def classification_data(
 def make_mlp(dim: int, hidden: int, classes: int, seed: int) -> torch.nn.Sequential:
     """``Linear-ReLU-Linear`` with an explicit init: ``W1 ~ N(0, 2/dim)``, ``W2 ~ N(0, 1/hidden)``, zero biases.
 
-    The stds are what Amos's ``eta`` must match.
+    The stds are what Amos's ``eta`` must match.  Chapter 3, "Amos against AdamW".
     """
+    for name, value in (("dim", dim), ("hidden", hidden), ("classes", classes)):
+        _positive_int(name, value)
     gen = torch.Generator().manual_seed(seed)
     model = torch.nn.Sequential(
         torch.nn.Linear(dim, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, classes)

@@ -250,9 +250,32 @@ def adamw_pair(alpha0_value: float, sigma_value: float) -> AdamWPair:
     )
 
 
-def bert_base_pair(hidden: int = 768, alpha0_value: float = 1.11e-3) -> AdamWPair:
-    """The BERT-base worked example: ``sigma = sqrt(1/hidden)`` (LeCun-style init), ``alpha0 ~ 1e-3``."""
-    return adamw_pair(alpha0_value, float(sp.sqrt(sp.Rational(1, hidden))))
+def alpha0_from_lr(lr_value: float, sigma_value: float) -> float:
+    """Invert the translation ``lr = alpha0 sigma`` (at ``D = 1``) for the relative step ``alpha0``.
+
+    SymPy solves :func:`adamw_translation`'s ``lr`` for ``alpha0``; Chapter 3, "AdamW translation".
+    """
+    if not lr_value > 0:
+        raise ValueError(f"lr_value must be positive, got {lr_value!r}")
+    if not sigma_value > 0:
+        raise ValueError(f"sigma_value must be positive, got {sigma_value!r}")
+    lr_sym = sp.Symbol("lr", positive=True)
+    (sol,) = sp.solve(sp.Eq(adamw_translation()["lr"].subs(D, 1), lr_sym), alpha0)
+    return float(sol.subs({lr_sym: lr_value, sigma: sigma_value}))
+
+
+def bert_base_pair(hidden: int = 768, lr_value: float = 4e-5) -> AdamWPair:
+    """The BERT-base worked example, computed from a learning rate and the init scale.
+
+    ``sigma = sqrt(1/hidden)`` (LeCun-style init); ``alpha0 = lr / sigma`` from
+    :func:`alpha0_from_lr`; then ``weight_decay = alpha0 / (2 sigma) = lr * hidden / 2``.
+    The default ``lr_value = 4e-5`` is the learning rate of the author's later BERT-base
+    example (Lion post, spaces.ac.cn/archives/9473); Chapter 3, "AdamW translation".
+    """
+    if not (isinstance(hidden, int) and hidden > 0):
+        raise ValueError(f"hidden must be a positive integer, got {hidden!r}")
+    sigma_value = float(sp.sqrt(sp.Rational(1, hidden)))
+    return adamw_pair(alpha0_from_lr(lr_value, sigma_value), sigma_value)
 
 
 # ---------------------------------------------------------------- Amos itself
