@@ -85,31 +85,44 @@ def theta_dot_eps_identity() -> tuple[sp.Expr, sp.Expr]:
     return sp.expand(theta.dot(e)), sp.expand(e.dot(e) + s.dot(e))
 
 
-def eps0_norm_sq(init: str = "random") -> sp.Expr:
-    """Estimate of ``|eps_0|^2 = |theta_0|^2 + |theta*|^2 - 2 theta_0.theta*`` at the start.
+def _start_entries(init: str) -> tuple:
+    """One entry of ``theta_0`` and one of ``theta*`` as random variables (scale ``sigma``)."""
+    from sympy.stats import Normal
 
-    ``init="random"``: ``theta_0`` and ``theta*`` independent with entries of scale ``sigma``,
-    cross term ~ 0, so ``2 k sigma^2`` (kernels).  ``init="zero"``: ``theta_0 = 0``, so
-    ``k sigma^2`` (biases, gains measured from their init value).
-    """
+    star = Normal("theta_star", 0, sigma)  # trained entries end at scale sigma (A4)
     if init == "random":
-        theta0_sq, star_sq, cross = k * sigma**2, k * sigma**2, 0
-    elif init == "zero":
-        theta0_sq, star_sq, cross = 0, k * sigma**2, 0
-    else:
-        raise ValueError(f"init must be 'random' or 'zero', got {init!r}")
-    return theta0_sq + star_sq - 2 * cross
+        return Normal("theta_0", 0, sigma), star  # independent of theta*
+    if init == "zero":
+        return sp.Integer(0), star
+    raise ValueError(f"init must be 'random' or 'zero', got {init!r}")
+
+
+def eps0_norm_sq(init: str = "random") -> sp.Expr:
+    """Expected ``|eps_0|^2 = |theta_0|^2 + |theta*|^2 - 2 theta_0.theta*`` at the start.
+
+    Computed with ``sympy.stats`` as ``k E[(theta_0 - theta*)^2]`` for one entry.
+    ``init="random"``: ``theta_0`` and ``theta*`` independent ``N(0, sigma^2)``, so the cross
+    term has mean 0 and the result is ``2 k sigma^2`` (kernels).  ``init="zero"``:
+    ``theta_0 = 0``, so ``k sigma^2`` (biases, gains measured from their init value).
+    Chapter 3, Step 2.
+    """
+    from sympy.stats import E as expect
+
+    theta0, star = _start_entries(init)
+    return sp.simplify(k * expect((theta0 - star) ** 2))
 
 
 def q_at_start(init: str = "random") -> sp.Expr:
     """``q_0 = theta_0.eps_0 / |eps_0|^2``: 1/2 for a random init, 0 for a zero init.
 
-    ``theta_0.eps_0 = |theta_0|^2 - theta_0.theta* = |theta_0|^2`` (cross term ~ 0).
+    In high dimension both dot products concentrate on ``k`` times their per-entry means,
+    so ``q_0 = E[theta_0 (theta_0 - theta*)] / E[(theta_0 - theta*)^2]`` (``sympy.stats``).
+    Chapter 3, Step 2.
     """
-    theta0_sq = {"random": k * sigma**2, "zero": sp.Integer(0)}
-    if init not in theta0_sq:
-        raise ValueError(f"init must be 'random' or 'zero', got {init!r}")
-    return sp.simplify(theta0_sq[init] / eps0_norm_sq(init))
+    from sympy.stats import E as expect
+
+    theta0, star = _start_entries(init)
+    return sp.simplify(expect(theta0 * (theta0 - star)) / expect((theta0 - star) ** 2))
 
 
 # ---------------------------------------------------------------- step 3: closure and scale separation
