@@ -73,9 +73,20 @@ def test_residual_derivatives_exact():
 def test_amplification_limits():
     assert R.amplification_limits("1d") == {"eps=1": sp.oo, "eps=N^-1/2": sp.oo, "eps=N^-1": sp.E}
     assert R.amplification_limits("highd") == {"eps=1": sp.oo, "eps=N^-1/2": sp.E, "eps=N^-1": 1}
+    assert R.amplification_limits("1d-squared") == {
+        "eps=1": sp.oo,
+        "eps=N^-1/2": sp.oo,
+        "eps=N^-1": sp.E**2,
+    }
     assert R.log_amplification_asymptotic() == sp.Rational(-1, 2)
     with pytest.raises(ValueError, match="kind"):
         R.amplification(EPS, N, "2d")
+
+
+def test_gradient_sum_asymptotic_slopes():
+    assert R.asymptotic_slope(R.gradient_sum(None)) == 1
+    assert R.asymptotic_slope(R.gradient_sum(R.epsilon_rule(sp.Rational(1, 2)))) == 0
+    assert R.asymptotic_slope(R.gradient_sum(R.epsilon_rule(1))) == -1
 
 
 def test_one_over_n_power_increases_below_e():
@@ -205,6 +216,19 @@ def test_log_amplification_aligned_and_random():
     for method in ("matrix", "vector"):
         ratio = C.log_amplification(0.25, 16, 128, "random", 16, method=method, generator=_gen())
         assert float(ratio.exp().mean()) == pytest.approx((1 + 0.25**2) ** 16, rel=0.1)
+
+
+def test_linear_probe_output_gradient_does_not_depend_on_the_output():
+    problem = C.chain_problem(8, 4, generator=_gen(6), dtype=torch.float64)
+    grads = {}
+    for loss in C.LOSSES:
+        for scale in (1.0, 3.0):
+            h = (scale * problem["x"]).requires_grad_(True)
+            (grads[loss, scale],) = torch.autograd.grad(C.chain_loss(h, problem, loss), h)
+    expected = problem["target"] @ problem["readout"].T / (4 * 16 * math.sqrt(8))
+    assert torch.allclose(grads["linear", 1.0], expected, atol=1e-14)
+    assert torch.allclose(grads["linear", 3.0], expected, atol=1e-14)
+    assert not torch.allclose(grads["mse", 1.0], grads["mse", 3.0])
 
 
 def test_hessian_top_eigenvalue_on_a_quadratic():
