@@ -77,6 +77,8 @@ class SelfAttention(nn.Module):
 
     Parameter names match torchscale's ``MultiheadAttention`` (``q_proj``,
     ``k_proj``, ``v_proj``, ``out_proj``), so weights can be copied across.
+
+    Chapter 1, section "DeepNorm and the gradient of a branch".
     """
 
     def __init__(self, d: int, heads: int = 4, causal: bool = False):
@@ -105,7 +107,10 @@ class SelfAttention(nn.Module):
 
 
 class FeedForward(nn.Module):
-    """``fc2(relu(fc1(x)))`` with hidden width ``mult * d``."""
+    """``fc2(relu(fc1(x)))`` with hidden width ``mult * d``.
+
+    Chapter 1, section "DeepNorm and the gradient of a branch".
+    """
 
     def __init__(self, d: int, mult: int = 4):
         super().__init__()
@@ -159,7 +164,10 @@ class Block(nn.Module):
 
 
 def init_block(block: Block, lam: float, generator: torch.Generator | None = None) -> None:
-    """DeepNet init: ``xavier_normal_(gain=lam)`` on v/out/fc1/fc2, gain 1 on q/k, zero biases."""
+    """DeepNet init: ``xavier_normal_(gain=lam)`` on v/out/fc1/fc2, gain 1 on q/k, zero biases.
+
+    Chapter 1, section "Measuring the increment against depth".
+    """
     lam = _positive_float("lam", lam)
     with torch.no_grad():
         for name, p in block.branch.named_parameters():
@@ -181,6 +189,8 @@ class DeepNarrowEncoder(nn.Module):
     head to ``vocab`` logits (Xavier normal, zero bias).  All draws use
     ``generator`` when given.  ``scheme`` may be overridden by explicit
     ``alpha``/``lam`` (with ``norm``).
+
+    Chapter 1, section "Measuring the increment against depth".
     """
 
     def __init__(
@@ -320,7 +330,10 @@ def _timm_stub() -> Iterator[None]:
 
 def import_torchscale() -> types.SimpleNamespace:
     """Import torchscale's config, encoder and decoder (``pip install --no-deps
-    torchscale==0.3.0 fairscale==0.4.0``); raises ``ImportError`` when absent."""
+    torchscale==0.3.0 fairscale==0.4.0``); raises ``ImportError`` when absent.
+
+    Chapter 1, section "The reference implementation".
+    """
     with _timm_stub():
         from torchscale.architecture.config import (
             DecoderConfig,
@@ -339,7 +352,10 @@ def import_torchscale() -> types.SimpleNamespace:
 
 
 def load_torchscale_layer(layer: nn.Module, alpha: float) -> tuple[Block, Block]:
-    """Our (attention, FFN) DeepNorm block pair carrying a torchscale ``EncoderLayer``'s weights."""
+    """Our (attention, FFN) DeepNorm block pair carrying a torchscale ``EncoderLayer``'s weights.
+
+    Chapter 1, section "The reference implementation".
+    """
     d = layer.embed_dim
     heads = layer.self_attn.num_heads
     attn = Block(d, "attn", "post", alpha, heads=heads)

@@ -65,6 +65,8 @@ def one_step_increments(
     ``{"actual": L(theta + d theta) - L(theta), "first_order": <g, d theta>,
     "loss": L(theta), "grad_sq": ||g||^2, "grad_l1": ||g||_1}``.
     The model's parameters are left unchanged.
+
+    Chapter 1, section "Measuring the increment against depth".
     """
     if not lrs:
         raise ValueError("lrs must name at least one optimizer")
@@ -114,6 +116,8 @@ def one_step_increment(
 
     See :func:`one_step_increments`; ``optimizer`` is ``"sgd"``, ``"adam"``
     (Adam's exact first step, a sign step) or ``"lamb"``.
+
+    Chapter 1, section "Measuring the increment against depth".
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
@@ -121,7 +125,10 @@ def one_step_increment(
 
 
 def gradient_norms(model: torch.nn.Module) -> dict[str, float]:
-    """``||grad||`` of every parameter that has a gradient (after ``backward``)."""
+    """``||grad||`` of every parameter that has a gradient (after ``backward``).
+
+    Chapter 1, section "Training without warmup".
+    """
     return {n: float(p.grad.norm()) for n, p in model.named_parameters() if p.grad is not None}
 
 
@@ -129,6 +136,8 @@ def bottom_gradient_norm(model: torch.nn.Module) -> float:
     """``||grad||`` of the first FFN's ``fc1`` weight: the bottom of the stack.
 
     Expects a :class:`deepnotes.blocks.DeepNarrowEncoder` after ``backward``.
+
+    Chapter 1, section "Training without warmup".
     """
     for block in getattr(model, "blocks", []):
         if getattr(block, "kind", None) == "ffn":
@@ -202,6 +211,8 @@ def slope_table(
     """Fit ``|dL| / lr ∝ N^slope`` per (scheme, optimizer), averaging ``|key|`` over seeds.
 
     Returns ``{(scheme, optimizer): SlopeFit}`` (:func:`deepnotes.loglog_slope`).
+
+    Chapter 1, section "Measuring the increment against depth".
     """
     from deepnotes.measure import loglog_slope
 

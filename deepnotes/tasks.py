@@ -24,7 +24,10 @@ def _positive_int(name: str, value) -> int:
 def reversal_batch(
     batch: int, seq_len: int, vocab: int, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(tokens, targets)`` with ``targets = tokens.flip(1)``; tokens uniform in ``0..vocab-1``."""
+    """``(tokens, targets)`` with ``targets = tokens.flip(1)``; tokens uniform in ``0..vocab-1``.
+
+    Chapter 1, section "Measuring the increment against depth".
+    """
     _positive_int("batch", batch)
     _positive_int("seq_len", seq_len)
     if isinstance(vocab, bool) or not isinstance(vocab, int) or vocab < 2:
@@ -39,6 +42,8 @@ def permutation_task(
     """Endless ``(tokens, targets)`` batches of ``y_t = pi(x_t)`` for one fixed permutation ``pi``.
 
     ``pi`` permutes ``1..vocab-1`` (token 0 unused), drawn once from ``generator``.
+
+    Chapter 1, section "Training without warmup".
     """
     _positive_int("batch", batch)
     _positive_int("seq_len", seq_len)
@@ -53,7 +58,10 @@ def permutation_task(
 
 
 def token_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """Mean cross-entropy of ``model(tokens)`` logits against ``targets``."""
+    """Mean cross-entropy of ``model(tokens)`` logits against ``targets``.
+
+    Chapter 1, section "Measuring the increment against depth".
+    """
     x, y = batch
     logits = model(x)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))

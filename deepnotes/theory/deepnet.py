@@ -86,6 +86,8 @@ def first_order_increment(optimizer: str) -> tuple[sp.Expr, sp.Expr]:
     * LAMB: ``d_theta = -eta ||theta|| sign(g)``, ``dL = -eta ||theta|| |g|``.
 
     ``dL = g * d_theta`` is the first-order Taylor term ``<grad L, d theta>``.
+
+    Chapter 1, section "Increment explosion".
     """
     _check_optimizer(optimizer)
     g = sp.Symbol("g", real=True)
@@ -101,7 +103,10 @@ def first_order_increment(optimizer: str) -> tuple[sp.Expr, sp.Expr]:
 
 
 def plain_sgd_increment() -> sp.Expr:
-    """``|dL| = eta * sum_{i=1}^{N K} ||g_i||^2`` with every ``||g_i|| = 1``: ``eta N K``."""
+    """``|dL| = eta * sum_{i=1}^{N K} ||g_i||^2`` with every ``||g_i|| = 1``: ``eta N K``.
+
+    Chapter 1, section "Increment explosion".
+    """
     i = sp.Symbol("i", integer=True, positive=True)
     return sp.summation(eta * sp.Integer(1) ** 2, (i, 1, N * K))
 
@@ -118,6 +123,8 @@ def probe_scale_closed_form(n: int = 3) -> tuple[sp.Expr, sp.Expr]:
     ``||W W^T / kappa^2 - I||_F^2``.  Returns ``(kappa2, target)`` where
     ``kappa2`` is solved from the stationarity condition and ``target`` is the
     closed form ``sum s^4 / sum s^2``; they are equal.
+
+    Chapter 1, section "The magnitude probe".
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
@@ -135,6 +142,8 @@ def probe_scale(weight: np.ndarray) -> float:
 
     The minimiser of ``||W W^T / kappa^2 - I||_F`` over ``kappa > 0``
     (:func:`probe_scale_closed_form`).
+
+    Chapter 1, section "The magnitude probe".
     """
     w = np.asarray(weight, dtype=float)
     if w.ndim != 2:
@@ -150,6 +159,8 @@ def probe_chain_rule_residual() -> sp.Expr:
     """``d L(lam U)/d lam - <dL/dW at lam U, U>`` for a smooth test loss of a 2x2 ``W``.
 
     It simplifies to zero: the chain-rule identity of the probe.
+
+    Chapter 1, section "The magnitude probe".
     """
     w = sp.Matrix(2, 2, sp.symbols("w11 w12 w21 w22", real=True))
     u = sp.Matrix(2, 2, sp.symbols("u11 u12 u21 u22", real=True))
@@ -172,6 +183,8 @@ def branch_scale_gradients() -> dict[str, tuple[sp.Expr, sp.Expr]]:
     Attention: ``z = x + lam_v lam_o a / alpha`` with ``a = softmax(.) x U_v U_o``.
     Returns ``{"ffn": (dz/dlam1, expected), ..., }`` pairs whose difference is 0;
     the expected forms are ``lam2 h / alpha`` etc., i.e. ``O(lam / alpha)``.
+
+    Chapter 1, section "DeepNorm and the gradient of a branch".
     """
     x, h, a = sp.symbols("x h a", real=True)
     l1, l2, lv, lo = sp.symbols("lambda_1 lambda_2 lambda_v lambda_o", positive=True)
@@ -189,6 +202,8 @@ def relu_homogeneity_residual() -> tuple[sp.Expr, sp.Expr]:
     """``relu(c x) - c relu(x)`` for ``c > 0``, on ``x > 0`` and on ``x < 0``: both zero.
 
     Positive homogeneity of ``phi`` lets the probe scales leave the FFN branch.
+
+    Chapter 1, section "DeepNorm and the gradient of a branch".
     """
     c = sp.Symbol("c", positive=True)
     out = []
@@ -198,7 +213,10 @@ def relu_homogeneity_residual() -> tuple[sp.Expr, sp.Expr]:
 
 
 def deepnorm_scale_invariance_residual() -> sp.Expr:
-    """``LN(alpha x + F) - LN(x + F/alpha)`` for a two-entry vector without eps/affine: 0."""
+    """``LN(alpha x + F) - LN(x + F/alpha)`` for a two-entry vector without eps/affine: 0.
+
+    Chapter 1, section "DeepNorm and the gradient of a branch".
+    """
     x1, x2, f1, f2 = sp.symbols("x1 x2 f1 f2", real=True)
 
     def ln(v1, v2):
@@ -223,6 +241,8 @@ def increment_order(optimizer: str, alpha_expr=alpha, lam_expr=lam) -> sp.Expr:
     * SGD:  ``2N (lam/alpha)^2``;
     * Adam: ``2N (lam/alpha)``;
     * LAMB: ``2N lam * (lam/alpha) = 2N lam^2/alpha``.
+
+    Chapter 1, section "One condition per optimizer".
     """
     _check_optimizer(optimizer)
     g = sp.Symbol("g", positive=True)
@@ -238,6 +258,8 @@ def condition(optimizer: str) -> sp.Eq:
 
     SGD: ``lam/alpha = (2N)^(-1/2)``; Adam: ``lam/alpha = (2N)^(-1)``;
     LAMB: ``lam^2/alpha = (2N)^(-1)``.
+
+    Chapter 1, section "One condition per optimizer".
     """
     return _condition(_check_optimizer(optimizer))
 
@@ -262,6 +284,8 @@ def solve_constants(optimizer: str, choice: str = "symmetric") -> dict[str, sp.E
     ``choice``: ``"symmetric"`` (``lam = 1/alpha``, the paper's choice),
     ``"alpha_one"`` (``alpha = 1``) or ``"lambda_one"`` (``lam = 1``).
     Returns ``{"alpha": ..., "lambda": ...}`` as functions of ``N``.
+
+    Chapter 1, section "One condition per optimizer".
     """
     _check_optimizer(optimizer)
     if choice not in CHOICES:
@@ -285,7 +309,10 @@ SU_CHOICE = {"sgd": "symmetric", "adam": "symmetric", "lamb": "alpha_one"}
 
 
 def su_table() -> dict[str, dict[str, sp.Expr]]:
-    """The article's table: per optimizer the update, ``dL``, condition, ``alpha``, ``lam``."""
+    """The article's table: per optimizer the update, ``dL``, condition, ``alpha``, ``lam``.
+
+    Chapter 1, section "One condition per optimizer".
+    """
     table = {}
     for opt in OPTIMIZERS:
         step, d_loss = first_order_increment(opt)
@@ -304,13 +331,18 @@ def post_hoc_branch_scale(optimizer: str) -> sp.Expr:
     """``lam^2/alpha``: the scale of each residual branch at init under the article's row.
 
     SGD ``(2N)^(-3/4)``, Adam ``(2N)^(-3/2)``, LAMB ``(2N)^(-1)``: all tend to 0.
+
+    Chapter 1, section "After the fact".
     """
     consts = solve_constants(optimizer, SU_CHOICE[_check_optimizer(optimizer)])
     return sp.simplify(consts["lambda"] ** 2 / consts["alpha"])
 
 
 def preln_constants(optimizer: str) -> sp.Expr:
-    """Pre-LN: no ``alpha`` (set 1) and solve the condition for ``lam``."""
+    """Pre-LN: no ``alpha`` (set 1) and solve the condition for ``lam``.
+
+    Chapter 1, section "After the fact".
+    """
     return solve_constants(optimizer, "alpha_one")["lambda"]
 
 
@@ -327,6 +359,8 @@ def paper_constants(architecture: str = "encoder") -> dict[str, sp.Expr]:
     Encoder-only: ``alpha=(2N)^(1/4)``, ``beta=(8N)^(-1/4)``.  Decoder-only: the
     same with ``M``.  Encoder-decoder: encoder ``0.81 (N^4 M)^(1/16)``,
     ``0.87 (N^4 M)^(-1/16)``; decoder ``(3M)^(1/4)``, ``(12M)^(-1/4)``.
+
+    Chapter 1, section "The paper's constants".
     """
     q = sp.Rational
     if architecture == "encoder":
@@ -351,6 +385,8 @@ def paper_relations() -> dict[str, sp.Expr]:
     * ``2N * 2 beta^2/alpha^2 = 1`` (two value-path matrices per sub-layer);
     * ``lam_su / beta = sqrt(2)``: the article's per-matrix scale is larger;
     * decoder: ``3M * 2 beta_d^2/alpha_d^2 = 1`` and ``alpha_d beta_d = 2^(-1/2)``.
+
+    Chapter 1, section "The paper's constants".
     """
     enc = paper_constants("encoder")
     dec = paper_constants("encoder_decoder")
@@ -380,6 +416,8 @@ def scheme_constants(scheme: str) -> dict[str, sp.Expr]:
     ``lam`` is the Xavier gain of the value-path matrices (v, o, fc1, fc2).
     The article's rows come from :func:`solve_constants`; the paper's from
     :func:`paper_constants` (``lam = beta``).
+
+    Chapter 1, section "Measuring the increment against depth".
     """
     one = sp.Integer(1)
     if scheme in ("post_ln", "pre_ln", "no_residual"):
@@ -405,7 +443,10 @@ def scheme_constants(scheme: str) -> dict[str, sp.Expr]:
 
 
 def scheme_values(scheme: str, depth: int) -> tuple[float, float]:
-    """Numeric ``(alpha, lam)`` of a scheme at ``N = depth``."""
+    """Numeric ``(alpha, lam)`` of a scheme at ``N = depth``.
+
+    Chapter 1, section "Measuring the increment against depth".
+    """
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
         raise ValueError(f"depth must be a positive int (number of layers N), got {depth!r}")
     c = scheme_constants(scheme)
@@ -417,6 +458,8 @@ def predicted_slope(scheme: str, optimizer: str) -> float | None:
 
     ``None`` for the plain Pre-LN and no-residual stacks, whose increments are
     not covered by the argument (their gradients are not ``lam/alpha``).
+
+    Chapter 1, section "Measuring the increment against depth".
     """
     _check_optimizer(optimizer)
     c = scheme_constants(scheme)
