@@ -185,7 +185,7 @@ def chain_problem(
     dtype: torch.dtype = torch.float32,
 ) -> dict[str, torch.Tensor]:
     """Inputs ``x ~ N(0, I)``, a fixed readout ``R ~ N(0, 1)`` (used as ``h R / sqrt(d)``)
-    and random targets: the regression task of the chapter's measurements."""
+    and random targets ``t ~ N(0, 1)``: the task of Chapter 2's depth sweep and sharpness runs."""
     width = check_depth(width, "width")
     batch = check_depth(batch, "batch")
     outputs = check_depth(outputs, "outputs")
@@ -200,11 +200,12 @@ LOSSES = ("linear", "mse")
 
 
 def chain_loss(h: torch.Tensor, problem: dict[str, torch.Tensor], loss: str = "linear"):
-    """The loss on the chain's output ``h`` through the readout ``out = h R / sqrt(d)``.
+    """The loss on the chain's output ``h`` through the readout ``out = h R / sqrt(d)`` (Chapter 2).
 
-    ``"linear"``: ``mean(out * target)``, a probe whose ``dL/dh`` does not depend on the forward
-    pass, so depth enters the gradients only through the chain (exact theory in expectation);
-    ``"mse"``: ``mean((out - target)**2)``, a regression loss with curvature.
+    ``"linear"``: ``mean(out * target)``, a probe whose ``dL/dh = t R^T / (B k sqrt(d))`` (batch
+    ``B``, ``k`` outputs) does not depend on the forward pass, so depth enters the gradients only
+    through the chain (exact theory in expectation); ``"mse"``: ``mean((out - target)**2)``, a
+    regression loss with curvature, whose ``dL/dh`` grows with the output.
     """
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
@@ -217,7 +218,7 @@ def chain_loss(h: torch.Tensor, problem: dict[str, torch.Tensor], loss: str = "l
 def measure_chain(
     model: nn.Module, problem: dict[str, torch.Tensor], lr: float = 1e-5, loss: str = "linear"
 ) -> dict[str, float]:
-    """The four numbers of the chapter's table for one chain at initialization.
+    """The four numbers of Chapter 2's table for one chain at initialization.
 
     ``forward``: ``||x_N||^2 / ||x_0||^2``; ``backward``: ``||dL/dx_0||^2 / ||dL/dx_N||^2``;
     ``grad_sq``: ``sum_l ||dL/dW_l||^2``; ``increment``: the one-step SGD loss change

@@ -83,6 +83,16 @@ def test_amplification_limits():
         R.amplification(EPS, N, "2d")
 
 
+def test_moments_agree_with_the_toolbox_chapter():
+    from deepnotes.theory import toolbox as T
+
+    q, s2 = sp.symbols("q sigma2", positive=True)
+    exact = T.output_second_moment_exact(3).subs({T.sigma2: s2, T.v: q})
+    assert sp.simplify(R.forward_moment(3, s2, q) - exact) == 0
+    g = sp.Symbol("g", positive=True)
+    assert T.depth_second_moment().subs({T.g: g, T.L: N}) == R.chain_forward_ratio(g)
+
+
 def test_gradient_sum_asymptotic_slopes():
     assert R.asymptotic_slope(R.gradient_sum(None)) == 1
     assert R.asymptotic_slope(R.gradient_sum(R.epsilon_rule(sp.Rational(1, 2)))) == 0
@@ -120,6 +130,8 @@ def test_theory_bad_input():
         R.amplification(-0.5, 4)
     with pytest.raises(ValueError, match="N must"):
         R.amplification(0.5, 0)
+    with pytest.raises(ValueError, match="eps"):
+        R.gradient_sum(-0.5)
 
 
 # --- chains ----------------------------------------------------------------------------------

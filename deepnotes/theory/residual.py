@@ -233,6 +233,8 @@ def gradient_sum(eps, N: sp.Expr = DEPTH, branch_factor=RELU_BRANCH_FACTOR) -> s
     if eps is None:
         return sp.sympify(N)
     eps = sp.sympify(eps)
+    if eps.is_number and (eps.is_negative or eps.has(sp.nan)):
+        raise ValueError(f"eps must be >= 0 or None (plain chain), got {eps}")
     return branch_factor * N * eps**2 * (1 + eps**2) ** (N - 1)
 
 
