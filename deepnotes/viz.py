@@ -39,6 +39,9 @@ import sympy as sp
 from sympy.printing.jscode import JavascriptCodePrinter
 
 MODES = ("live", "static")
+#: Dash patterns of theory curves, in order (static figure) and their matplotlib equivalents (live).
+THEORY_DASHES = [[6, 3], [2, 2], [10, 3, 2, 3], [1, 4]]
+THEORY_LINESTYLES = ["--", ":", "-.", (0, (1, 4))]
 
 
 # --------------------------------------------------------------------------- sliders
@@ -450,10 +453,18 @@ def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 
             curve=f"{json.dumps(labels)}[datum.curve_key]"
         )
         layers.append(
-            theory.mark_line(color="black", strokeDash=[6, 3], clip=True).encode(
+            theory.mark_line(color="black", clip=True).encode(
                 x=alt.X("x:Q", scale=xscale, title=fig.xlabel, axis=xaxis),
                 y=alt.Y("value:Q", scale=yscale, title=fig.ylabel, axis=yaxis),
-                detail="curve:N",
+                strokeDash=alt.StrokeDash(
+                    "curve:N",
+                    title="theory",
+                    sort=list(fig.theory),
+                    scale=alt.Scale(
+                        domain=list(fig.theory), range=THEORY_DASHES[: len(fig.theory)]
+                    ),
+                    legend=alt.Legend(labelLimit=320, symbolStrokeColor="black"),
+                ),
                 tooltip=[
                     "curve:N",
                     alt.Tooltip("x:Q", format=".3g"),
@@ -471,7 +482,9 @@ def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 
     chart = alt.layer(*layers).add_params(*params)
     title = alt.TitleParams(
         fig.title,
-        subtitle=[t for t in [fig.theory and "dashed: theory (computed in the browser)"] if t],
+        subtitle=[
+            t for t in [fig.theory and "black dashes: theory, computed in your browser"] if t
+        ],
     )
     chart = chart.properties(
         width=fig.width, height=fig.height, title=title, description=fig.description
@@ -590,13 +603,13 @@ class LiveFigure:
         if self._theory_fns:
             lo, hi = _domain(cols[fig.x], fig.logx)
             t = np.geomspace(lo, hi, 100) if fig.logx else np.linspace(lo, hi, 100)
-            for label, (syms, fn) in self._theory_fns.items():
+            for i, (label, (syms, fn)) in enumerate(self._theory_fns.items()):
                 env = {**values, fig.x: t}
                 with np.errstate(all="ignore"):
                     curve = np.broadcast_to(
                         np.asarray(fn(*[env[q.name] for q in syms]), dtype=float), t.shape
                     )
-                ax.plot(t, curve, "k--", label=label)
+                ax.plot(t, curve, color="black", linestyle=THEORY_LINESTYLES[i % 4], label=label)
         ax.set_xscale("log" if fig.logx else "linear")
         ax.set_yscale("log" if fig.logy else "linear")
         if fig.ylim:
