@@ -32,6 +32,7 @@ def built_book() -> Path:
         str(BIN / "jupyter-book"),
         "build",
         str(ROOT),
+        "--all",  # rebuild and re-execute every page: a change in deepnotes must reach the pages
         "--builder",
         "html",
         "-n",
