@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepnotes.checks import positive_float as _positive_float
+from deepnotes.checks import positive_int as _positive_int
 from deepnotes.theory import deepnet as theory
 
 NORMS = ("post", "pre", "none")
@@ -38,22 +40,6 @@ KINDS = ("attn", "ffn")
 SCHEMES = theory.SCHEMES
 #: Parameter-name fragments of the value path (scaled by ``lam``).
 VALUE_PATH = ("v_proj", "out_proj", "fc1", "fc2")
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
-def _positive_float(name: str, value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return v
 
 
 def scheme_constants(scheme: str, depth: int) -> tuple[float, float, str]:

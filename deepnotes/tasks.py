@@ -14,11 +14,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+from deepnotes.checks import positive_int as _positive_int
 
 
 def reversal_batch(

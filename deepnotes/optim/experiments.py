@@ -17,14 +17,9 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from deepnotes.checks import positive_int as _positive_int
 from deepnotes.optim.amos import Amos
 from deepnotes.optim.schedules import decay_factor
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 def amos_noise_rms(
