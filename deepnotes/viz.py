@@ -42,6 +42,11 @@ MODES = ("live", "static")
 #: Dash patterns of theory curves, in order (static figure) and their matplotlib equivalents (live).
 THEORY_DASHES = [[6, 3], [2, 2], [10, 3, 2, 3], [1, 4]]
 THEORY_LINESTYLES = ["--", ":", "-.", (0, (1, 4))]
+#: Tick labels on log axes: plain numbers in [1e-3, 1e5), powers of ten outside.
+LOG_LABEL = (
+    "abs(datum.value) >= 1e5 || (abs(datum.value) < 1e-3 && datum.value != 0)"
+    " ? format(datum.value, '.0e') : format(datum.value, '~g')"
+)
 
 
 # --------------------------------------------------------------------------- sliders
@@ -417,15 +422,25 @@ def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 
         if s.numeric:
             theory_names[s.name] = f"{json.dumps(list(s.values))}[p_{s.name}]"
 
-    xaxis = alt.Axis(format="~g") if fig.logx else alt.Axis()
-    yaxis = alt.Axis(format="~g") if fig.logy else alt.Axis()
+    xaxis = (
+        alt.Axis(labelExpr=LOG_LABEL, labelOverlap="greedy", labelSeparation=8)
+        if fig.logx
+        else alt.Axis()
+    )
+    yaxis = (
+        alt.Axis(labelExpr=LOG_LABEL, labelOverlap="greedy", labelSeparation=8)
+        if fig.logy
+        else alt.Axis()
+    )
     xenc = alt.X(f"{fig.x}:Q", scale=xscale, title=fig.xlabel, axis=xaxis)
     yenc = alt.Y(f"{fig.y}:Q", scale=yscale, title=fig.ylabel, axis=yaxis)
     base = alt.Chart(alt.Data(values=_records(grid))).transform_filter(" && ".join(filters))
     enc = {"x": xenc, "y": yenc}
     if fig.series is not None:
         enc["color"] = alt.Color(
-            f"{fig.series}:N", title=fig.series, legend=alt.Legend(labelLimit=320)
+            f"{fig.series}:N",
+            title=fig.series,
+            legend=alt.Legend(labelLimit=360, orient="bottom", direction="vertical"),
         )
     measured = base.mark_line(point=True, clip=True).encode(**enc)
     layers = [measured]
@@ -463,7 +478,12 @@ def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 
                     scale=alt.Scale(
                         domain=list(fig.theory), range=THEORY_DASHES[: len(fig.theory)]
                     ),
-                    legend=alt.Legend(labelLimit=320, symbolStrokeColor="black"),
+                    legend=alt.Legend(
+                        labelLimit=360,
+                        symbolStrokeColor="black",
+                        orient="bottom",
+                        direction="vertical",
+                    ),
                 ),
                 tooltip=[
                     "curve:N",
