@@ -42,11 +42,19 @@ MODES = ("live", "static")
 #: Dash patterns of theory curves, in order (static figure) and their matplotlib equivalents (live).
 THEORY_DASHES = [[6, 3], [2, 2], [10, 3, 2, 3], [1, 4]]
 THEORY_LINESTYLES = ["--", ":", "-.", (0, (1, 4))]
-#: Tick labels on log axes: plain numbers in [1e-3, 1e5), powers of ten outside.
-LOG_LABEL = (
-    "abs(datum.value) >= 1e5 || (abs(datum.value) < 1e-3 && datum.value != 0)"
-    " ? format(datum.value, '.0e') : format(datum.value, '~g')"
-)
+
+
+def log_axis_labels(domain: Sequence[float]) -> str:
+    """Vega ``labelExpr`` for a log axis: label 1-2-5 ticks over at most three decades, powers of ten
+    beyond; plain numbers in [1e-3, 1e5), ``1e+6`` style outside."""
+    decades = math.log10(domain[1]) - math.log10(domain[0])
+    mantissas = "[1]" if decades > 3 else "[1, 2, 5]"
+    mantissa = "datum.value / pow(10, floor(log(datum.value) / LN10 + 1e-9))"
+    text = (
+        "abs(datum.value) >= 1e5 || abs(datum.value) < 1e-3"
+        " ? format(datum.value, '.0e') : format(datum.value, '~g')"
+    )
+    return f"indexof({mantissas}, round({mantissa})) >= 0 && abs({mantissa} - round({mantissa})) < 1e-6 ? {text} : ''"
 
 
 # --------------------------------------------------------------------------- sliders
@@ -422,16 +430,8 @@ def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 
         if s.numeric:
             theory_names[s.name] = f"{json.dumps(list(s.values))}[p_{s.name}]"
 
-    xaxis = (
-        alt.Axis(labelExpr=LOG_LABEL, labelOverlap="greedy", labelSeparation=8)
-        if fig.logx
-        else alt.Axis()
-    )
-    yaxis = (
-        alt.Axis(labelExpr=LOG_LABEL, labelOverlap="greedy", labelSeparation=8)
-        if fig.logy
-        else alt.Axis()
-    )
+    xaxis = alt.Axis(labelExpr=log_axis_labels(xdom), labelOverlap=True) if fig.logx else alt.Axis()
+    yaxis = alt.Axis(labelExpr=log_axis_labels(ydom), labelOverlap=True) if fig.logy else alt.Axis()
     xenc = alt.X(f"{fig.x}:Q", scale=xscale, title=fig.xlabel, axis=xaxis)
     yenc = alt.Y(f"{fig.y}:Q", scale=yscale, title=fig.ylabel, axis=yaxis)
     base = alt.Chart(alt.Data(values=_records(grid))).transform_filter(" && ".join(filters))

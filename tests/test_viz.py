@@ -260,3 +260,11 @@ def test_figure_mode(monkeypatch):
     monkeypatch.delenv("DEEPNOTES_FIGURES")
     monkeypatch.delenv("DEEPNOTES_BUILD")
     assert figure_mode() == "static"  # plain Python, no kernel
+
+
+def test_log_axis_labels_thin_out_with_the_span():
+    from deepnotes.viz import log_axis_labels
+
+    assert "[1, 2, 5]" in log_axis_labels([1, 500])  # under three decades: 1-2-5 ticks
+    assert "[1]" in log_axis_labels([1e-3, 1e12])  # many decades: powers of ten only
+    assert "Math." not in log_axis_labels([1, 10])
