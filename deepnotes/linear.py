@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from deepnotes.checks import positive_int
+
 
 def random_linear_chain_moment(
     width: int,
@@ -24,8 +26,7 @@ def random_linear_chain_moment(
     depth), which is why several are averaged.
     """
     for name, val in (("width", width), ("depth", depth), ("batch", batch), ("trials", trials)):
-        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-            raise ValueError(f"{name} must be a positive int, got {val!r}")
+        positive_int(name, val)
     if not gain > 0:
         raise ValueError(f"gain must be positive, got {gain!r}")
     h = torch.randn(trials, batch, width, generator=generator, dtype=torch.float64)
@@ -49,8 +50,7 @@ def single_layer_moment(
 ) -> float:
     """``E[y^2]`` of ``y = W x`` with ``W_ij ~ N(0, sigma2)`` and ``x ~ N(0, I_fan_in)``; theory: ``fan_in * sigma2``."""
     for name, val in (("fan_in", fan_in), ("fan_out", fan_out), ("batch", batch)):
-        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-            raise ValueError(f"{name} must be a positive int, got {val!r}")
+        positive_int(name, val)
     if not sigma2 > 0:
         raise ValueError(f"sigma2 must be positive, got {sigma2!r}")
     x = torch.randn(batch, fan_in, generator=generator, dtype=torch.float64)

@@ -158,16 +158,10 @@ def test_slider_validation():
 
 
 def test_static_figure_is_self_contained():
-    fig = explore(
-        frame,
-        SLIDERS,
-        x="x",
-        y="y",
-        series="kind",
-        theory={"g^2x": g ** (2 * x)},
-        logy=True,
-        mode="static",
+    kwargs = dict(
+        x="x", y="y", series="kind", theory={"g^2x": g ** (2 * x)}, logy=True, mode="static"
     )
+    fig = explore(frame, SLIDERS, **kwargs)
     assert isinstance(fig, StaticFigure)
     page = fig._repr_mimebundle_()["text/html"]
     assert "<script src" not in page and "cdn" not in page.lower()
@@ -175,16 +169,7 @@ def test_static_figure_is_self_contained():
     assert {prm["name"] for prm in spec["params"]} == {"p_gain"}
     assert '"gain": 2.0' in json.dumps(spec), "the precomputed grid is embedded in the spec"
     # deterministic: the same inputs give the same element id
-    again = explore(
-        frame,
-        SLIDERS,
-        x="x",
-        y="y",
-        series="kind",
-        theory={"g^2x": g ** (2 * x)},
-        logy=True,
-        mode="static",
-    )
+    again = explore(frame, SLIDERS, **kwargs)
     assert again.element_id == fig.element_id
 
 
