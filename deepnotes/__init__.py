@@ -15,6 +15,7 @@ import importlib
 
 _EXPORTS = {
     "DEFAULT_THREADS": "deepnotes.core",
+    "claim": "deepnotes.claims",
     "get_device": "deepnotes.core",
     "seed_all": "deepnotes.core",
     "set_threads": "deepnotes.core",
@@ -29,7 +30,13 @@ __all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
 
 
+#: Submodules reachable as attributes without an explicit import (``dn.claims.chapter(...)``).
+_SUBMODULES = ("claims", "plotting", "viz")
+
+
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"deepnotes.{name}")
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value

@@ -7,15 +7,33 @@
   ``_static/deepnotes-vega.js`` (built offline by ``vl-convert-python``, whose
   wheel carries the libraries), and links it only from pages that hold an
   interactive figure.  No page loads anything from a CDN.
+* Collects the claims ledger: it points ``DEEPNOTES_CLAIMS_DIR`` at
+  ``_build/claims`` before the notebooks run (each chapter's
+  :func:`deepnotes.claims.claim` calls write ``<chapter>.json`` there), and the
+  ``deepnotes-claims`` directive renders those files as the appendix "What this
+  book checks" once every notebook has executed (at ``doctree-resolved``, so the
+  page never re-runs anything).
 """
 
 from __future__ import annotations
 
+import html
+import json
 import os
 from pathlib import Path
 
 BUNDLE = "deepnotes-vega.js"
 MARKER = 'class="deepnotes-figure"'
+STYLESHEET = "deepnotes.css"
+
+#: Styles of the claim badges a chapter shows and of the appendix tables.
+CSS = """
+.deepnotes-claim { font-size: 0.85em; color: #1b4332; background: #f1f8f4; border-left: 3px solid #2d6a4f;
+  padding: 0.15em 0.6em; margin: 0.2em 0; }
+.deepnotes-claim-mark { color: #2d6a4f; font-weight: bold; }
+.deepnotes-claim-numbers { color: #40534a; }
+.deepnotes-claims-table td, .deepnotes-claims-table th { font-size: 0.85em; vertical-align: top; }
+"""
 
 
 def vega_bundle() -> str:
@@ -61,8 +79,154 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
     context["script_files"] = kept
 
 
+# --------------------------------------------------------------------------- claims appendix
+
+
+def claims_dir(app) -> Path:
+    """Where the chapters' ledgers are written during this build: ``<outdir>/../claims``."""
+    return Path(app.outdir).parent / "claims"
+
+
+def load_ledgers(folder: Path, chapters: list[str] | None = None) -> dict[str, list[dict]]:
+    """``{chapter: [claim, ...]}`` from the JSON files in ``folder``, in chapter order.
+
+    ``chapters`` (file stems) restricts the result to chapters that are still in the book.
+    """
+    found = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if chapters is None or data["chapter"] in chapters:
+            found[data["chapter"]] = data["claims"]
+    return found
+
+
+def _margin_text(margin) -> str:
+    return "exact" if margin is None else f"{100 * margin:.0f}%"
+
+
+def claims_html(ledgers: dict[str, list[dict]], link, titles: dict[str, str]) -> str:
+    """The appendix body: counts, the claims closest to failing, one table per chapter.
+
+    ``link(chapter, claim_id)`` gives the URL of the cell that checks a claim.
+    """
+    from collections import Counter
+
+    from .claims import KINDS
+
+    esc = html.escape
+    rows = [(ch, c) for ch, claims in ledgers.items() for c in claims]
+    out = [
+        f"<p>{len(rows)} claims in {len(ledgers)} chapters, each checked when its chapter runs.</p>"
+    ]
+    by_kind = Counter((ch, c["kind"]) for ch, c in rows)
+    head = "".join(f"<th>{k}</th>" for k in KINDS)
+    body = "".join(
+        f"<tr><td>{esc(titles.get(ch, ch))}</td>"
+        + "".join(f"<td>{by_kind[(ch, k)]}</td>" for k in KINDS)
+        + f"<td>{len(ledgers[ch])}</td></tr>"
+        for ch in ledgers
+    )
+    out.append(
+        '<table class="table deepnotes-claims-table" id="claims-counts"><thead><tr><th>chapter</th>'
+        f"{head}<th>all</th></tr></thead><tbody>{body}</tbody></table>"
+    )
+    close = sorted((c["margin"], ch, c) for ch, c in rows if c["margin"] is not None)[:10]
+    out.append("<h2 id='closest-to-failing'>Closest to failing</h2>")
+    out.append(
+        "<p>The ten claims with the least margin: the fraction of its allowance that a measurement "
+        "leaves unused (100% is dead centre, 0% is on the edge).</p>"
+    )
+    out.append(_table(close and [(ch, c) for _, ch, c in close], link, titles, show_chapter=True))
+    for ch, claims in ledgers.items():
+        out.append(f"<h2 id='claims-{esc(ch)}'>{esc(titles.get(ch, ch))}</h2>")
+        out.append(_table([(ch, c) for c in claims], link, titles, show_chapter=False))
+    return "\n".join(out)
+
+
+def _table(rows, link, titles, show_chapter: bool) -> str:
+    esc = html.escape
+    cols = ["claim", "kind", "expected", "measured", "tolerance", "margin"]
+    if show_chapter:
+        cols.insert(0, "chapter")
+    head = "".join(f"<th>{c}</th>" for c in cols)
+    body = []
+    for ch, c in rows or []:
+        cells = []
+        if show_chapter:
+            cells.append(esc(titles.get(ch, ch)))
+        cells += [
+            f'<a href="{esc(link(ch, c["id"]))}">{esc(c["statement"])}</a>',
+            esc(c["kind"]),
+            esc(str(c["expected"])),
+            esc(str(c["measured"])),
+            esc(str(c["tolerance"])),
+            _margin_text(c["margin"]),
+        ]
+        body.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
+    return (
+        f'<table class="table deepnotes-claims-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def _claims_directive():
+    from docutils import nodes
+    from docutils.parsers.rst import Directive
+
+    class claims_placeholder(nodes.General, nodes.Element):
+        pass
+
+    class ClaimsDirective(Directive):
+        has_content = False
+
+        def run(self):
+            return [claims_placeholder()]
+
+    return claims_placeholder, ClaimsDirective
+
+
+_PLACEHOLDER, _DIRECTIVE = _claims_directive()
+
+
+def _render_claims(app, doctree, docname) -> None:
+    from docutils import nodes
+
+    placeholders = list(doctree.findall(_PLACEHOLDER))
+    if not placeholders:
+        return
+    env = app.builder.env
+    chapters = {Path(d).name: d for d in env.found_docs if d.startswith("chapters/")}
+    ledgers = load_ledgers(claims_dir(app), list(chapters))
+    titles = {ch: env.titles[d].astext() for ch, d in chapters.items() if d in env.titles}
+
+    def link(ch, claim_id):
+        return app.builder.get_relative_uri(docname, chapters[ch]) + f"#claim-{claim_id}"
+
+    body = claims_html(ledgers, link, titles)
+    for node in placeholders:
+        node.replace_self(nodes.raw("", body, format="html"))
+
+
+def _write_css(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    target = Path(app.outdir) / "_static" / STYLESHEET
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(CSS, encoding="utf-8")
+
+
+def _start_ledger(app) -> None:
+    os.environ["DEEPNOTES_CLAIMS_DIR"] = str(claims_dir(app))
+
+
 def setup(app):
     os.environ["DEEPNOTES_BUILD"] = "1"
+    app.add_node(_PLACEHOLDER)
+    app.add_directive("deepnotes-claims", _DIRECTIVE)
+    app.add_css_file(STYLESHEET)
+    app.connect("builder-inited", _start_ledger)
+    app.connect("doctree-resolved", _render_claims)
+    app.connect("build-finished", _write_css)
     app.connect("html-page-context", _link_bundle)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("build-finished", _write_bundle)

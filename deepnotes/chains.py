@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from deepnotes.checks import positive_int
 from deepnotes.increment import one_step_increment
 
 __all__ = [
@@ -40,10 +41,11 @@ __all__ = [
 
 
 def check_depth(depth: int, name: str = "depth") -> int:
-    """Return ``depth`` as an int, or raise ``ValueError`` naming ``name`` if it is not >= 1."""
-    if isinstance(depth, bool) or int(depth) != depth or depth < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {depth!r}")
-    return int(depth)
+    """Return ``depth`` as an int, or raise ``ValueError`` naming ``name`` if it is not >= 1.
+
+    The book-wide rule of :func:`deepnotes.checks.positive_int`.
+    """
+    return positive_int(name, depth)
 
 
 def check_eps(eps: float, name: str = "eps") -> float:

@@ -3,13 +3,38 @@
 from __future__ import annotations
 
 import math
+import numbers
+
+import numpy as np
+
+
+def integral(name: str, value) -> int:
+    """``int(value)`` if ``value`` is an integral number, else ``ValueError`` naming ``name``.
+
+    The one rule every ``deepnotes`` function uses for counts (depths, widths,
+    steps): Python and NumPy integers are accepted, and so are floats with an
+    integral value (``4.0``, as depths read from an array are); bools,
+    non-integral or non-finite floats, strings and ``None`` are rejected.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if not math.isfinite(float(value)) or float(value) != int(value):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    return int(value)
 
 
 def positive_int(name: str, value) -> int:
-    """``value`` if it is an ``int`` >= 1 (not a ``bool``), else ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+    """``value`` as an ``int`` if it is an integral number >= 1 (see :func:`integral`), else
+    ``ValueError`` naming ``name``."""
+    try:
+        n = integral(name, value)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
+    if n < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return n
 
 
 def positive_float(name: str, value) -> float:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
 def in_colab() -> bool:
@@ -24,8 +27,10 @@ def glue(name: str, value, fmt: str | None = None):
     computed number.  Outside a myst-nb environment (plain Colab) the value is
     simply returned.
     """
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"name must be an identifier-like string, got {name!r}")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            f"name must be letters, digits, '_' or '-' (starting with a letter), got {name!r}"
+        )
     shown = format(value, fmt) if fmt is not None else value
     try:
         from myst_nb import glue as _glue

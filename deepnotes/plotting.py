@@ -11,6 +11,31 @@ import numpy as np
 #: Colours used consistently: measured data in solid colours, theory in black dashes.
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]
 
+#: Theory curves: thin, dashed, no markers, drawn *under* the measured markers.
+THEORY = {"color": "black", "linestyle": "--", "linewidth": 1.0, "zorder": 1}
+#: Measured series sit on top of the theory.
+MEASURED_ZORDER = 3
+
+
+def series_colors(names) -> dict[str, str]:
+    """One fixed colour per model, scheme or series of a chapter: ``{name: hex}``.
+
+    Call it once per chapter with every series name the chapter plots, in a
+    fixed order, and use the mapping in every figure *and* explorer (pass it as
+    ``colors=`` to :func:`deepnotes.viz.explore`), so a series keeps its colour
+    when a drop-down filters the others away.  More names than the palette
+    holds is an error (a figure with that many colours is unreadable).
+    """
+    names = list(names)
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"names must be a non-empty list of non-empty strings, got {names!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"names must be distinct, got {names!r}")
+    if len(names) > len(PALETTE):
+        raise ValueError(f"names holds {len(names)} series; the palette has {len(PALETTE)} colours")
+    return dict(zip(names, PALETTE, strict=False))
+
+
 STYLE = {
     "figure.figsize": (6.4, 4.0),
     "figure.dpi": 100,
@@ -40,12 +65,12 @@ def style():
 
 
 def overlay_theory(ax, x, y, label: str = "theory", **kwargs):
-    """Draw a closed-form curve over measured points: black dashes, on top."""
+    """Draw a closed-form curve beside measured points: thin black dashes, under the markers."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
-    opts = {"color": "black", "linestyle": "--", "linewidth": 1.2, "zorder": 3}
+    opts = dict(THEORY)
     opts.update(kwargs)
     return ax.plot(x, y, label=label, **opts)
 

@@ -447,8 +447,9 @@ def scheme_values(scheme: str, depth: int) -> tuple[float, float]:
 
     Chapter 1, section "Measuring the increment against depth".
     """
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-        raise ValueError(f"depth must be a positive int (number of layers N), got {depth!r}")
+    from deepnotes.checks import positive_int
+
+    depth = positive_int("depth", depth)
     c = scheme_constants(scheme)
     return float(c["alpha"].subs(N, int(depth))), float(c["lambda"].subs(N, int(depth)))
 
