@@ -12,11 +12,12 @@ STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 PORT   ?= 8000
 
-.PHONY: help venv book test lint serve clean strip check-python check-toc browser-deps
+.PHONY: help venv book page test lint serve clean strip check-python check-toc browser-deps
 
 help:
 	@echo "make book   build the static book into _build/html (creates .venv first)"
 	@echo "make test   run every check: unit tests, notebooks (nbval), book build, browser test"
+	@echo "make page NB=chapters/NN-name.ipynb   build one chapter alone (for writing it)"
 	@echo "make serve  serve _build/html on http://localhost:$(PORT)"
 	@echo "make lint   ruff on the package, tests and notebooks"
 	@echo "make strip  remove outputs from chapters/*.ipynb"
@@ -44,6 +45,17 @@ book: venv check-toc
 	$(BIN)/jupyter-book build . --builder html -n -W --keep-going
 	test -f _build/html/index.html || { echo "error: the build produced no _build/html/index.html" >&2; exit 1; }
 	@echo "book: _build/html/index.html"
+
+# One chapter alone, for looking at it while writing it: make page NB=chapters/01-deepnet.ipynb
+# builds intro + that notebook + the back matter into _build/page-<stem>/html (only it is executed).
+page: venv
+	test -n "$(NB)" || { echo "usage: make page NB=chapters/NN-name.ipynb" >&2; exit 1; }
+	stem=$$(basename "$(NB)" .ipynb)
+	out=_build/page-$$stem
+	mkdir -p $$out
+	printf 'format: jb-book\nroot: chapters/intro\nchapters:\n  - file: chapters/%s\n  - file: chapters/checks\n  - file: chapters/bibliography\n' "$$stem" > $$out/_toc.yml
+	$(BIN)/jupyter-book build . --toc $$out/_toc.yml --path-output $$out --builder html
+	@echo "page: $$out/_build/html/chapters/$$stem.html"
 
 browser-deps:
 	@if [ ! -x $(CHROMIUM) ]; then

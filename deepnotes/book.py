@@ -22,6 +22,9 @@ import json
 import os
 from pathlib import Path
 
+from docutils import nodes
+from docutils.parsers.rst import Directive
+
 BUNDLE = "deepnotes-vega.js"
 MARKER = 'class="deepnotes-figure"'
 STYLESHEET = "deepnotes.css"
@@ -169,28 +172,23 @@ def _table(rows, link, titles, show_chapter: bool) -> str:
     )
 
 
-def _claims_directive():
-    from docutils import nodes
-    from docutils.parsers.rst import Directive
-
-    class claims_placeholder(nodes.General, nodes.Element):
-        pass
-
-    class ClaimsDirective(Directive):
-        has_content = False
-
-        def run(self):
-            return [claims_placeholder()]
-
-    return claims_placeholder, ClaimsDirective
+class claims_placeholder(nodes.General, nodes.Element):
+    """Where the appendix table goes; replaced at ``doctree-resolved``."""
 
 
-_PLACEHOLDER, _DIRECTIVE = _claims_directive()
+class ClaimsDirective(Directive):
+    """``deepnotes-claims``: the ledger of every chapter, rendered once they have all executed."""
+
+    has_content = False
+
+    def run(self):
+        return [claims_placeholder()]
+
+
+_PLACEHOLDER, _DIRECTIVE = claims_placeholder, ClaimsDirective
 
 
 def _render_claims(app, doctree, docname) -> None:
-    from docutils import nodes
-
     placeholders = list(doctree.findall(_PLACEHOLDER))
     if not placeholders:
         return
