@@ -91,14 +91,115 @@ def test_parameters_cell(path):
     assert "SCALE" in names, f"{path.name}: the parameters cell must define SCALE"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_at_least_three_assertion_cells(path):
-    asserting = [
-        c
-        for c in _code(_read(path))
-        if any(isinstance(n, ast.Assert) for n in ast.walk(_python(c.source)))
+def _claim_calls(tree: ast.AST) -> list[ast.Call]:
+    return [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and (
+            (isinstance(n.func, ast.Name) and n.func.id == "claim")
+            or (isinstance(n.func, ast.Attribute) and n.func.attr == "claim")
+        )
     ]
-    assert len(asserting) >= 3, f"{path.name}: {len(asserting)} assertion cells, need at least 3"
+
+
+def claim_ids(path: Path) -> list[str]:
+    """The literal ids of every ``claim(...)`` call in a notebook, in order (used by the book test)."""
+    ids = []
+    for c in _code(_read(path)):
+        for call in _claim_calls(_python(c.source)):
+            first = call.args[0] if call.args else None
+            ids.append(first.value if isinstance(first, ast.Constant) else None)
+    return ids
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_at_least_three_claim_cells(path):
+    claiming = [c for c in _code(_read(path)) if _claim_calls(_python(c.source))]
+    assert len(claiming) >= 3, (
+        f"{path.name}: {len(claiming)} cells check a claim with claim(...), need at least 3"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_claims_are_named_once_and_written_out(path):
+    """The ledger's count must match the notebook: one literal-id claim(...) call per claim."""
+    first = _code(_read(path))[0].source
+    assert f'dn.claims.chapter("{path.stem}")' in first, (
+        f"{path.name}: the first code cell must call dn.claims.chapter({path.stem!r})"
+    )
+    ids = claim_ids(path)
+    assert None not in ids, f"{path.name}: every claim(...) needs a literal string id"
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    assert not dupes, f"{path.name}: duplicate claim ids {dupes}"
+    for c in _code(_read(path)):
+        for node in ast.walk(_python(c.source)):
+            if isinstance(node, (ast.For, ast.While, ast.comprehension, ast.FunctionDef)):
+                inner = _claim_calls(node)
+                assert not inner, (
+                    f"{path.name}: claim(...) inside a loop or function ({ast.unparse(inner[0])[:60]}); "
+                    "write one call per claim, with an array `measured` for a family"
+                )
+
+
+MAX_CELL_LINES = 25
+MAX_LINE = 79
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_cells_fit_the_page(path):
+    """Code cells are short and no line scrolls sideways in the text column (CONTRIBUTING 19)."""
+    problems = []
+    for i, c in enumerate(_read(path).cells):
+        if c.cell_type != "code":
+            continue
+        lines = c.source.splitlines()
+        if len(lines) > MAX_CELL_LINES:
+            problems.append(f"cell {i}: {len(lines)} lines (max {MAX_CELL_LINES})")
+        long = [n + 1 for n, line in enumerate(lines) if len(line) > MAX_LINE]
+        if long:
+            problems.append(f"cell {i}: lines {long} longer than {MAX_LINE} characters")
+    assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
+
+
+_SOLUTION_START = re.compile(r"```\{solution-start\}\s*(\S+)")
+_EXERCISE = re.compile(r"```\{exercise(?:-start)?\}[^\n]*\n(?::[^\n]*\n)*?:label:\s*(\S+)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercise_solutions_execute(path):
+    """Each exercise has one gated solution holding a code cell (CONTRIBUTING 20)."""
+    cells = _read(path).cells
+    exercises, solved, problems = [], [], []
+    open_label, has_code = None, False
+    for i, c in enumerate(cells):
+        text = c.source
+        if c.cell_type == "markdown":
+            exercises += _EXERCISE.findall(text)
+            if re.search(r"\{dropdown\}[^\n]*[Ss]olution", text):
+                problems.append(f"cell {i}: a solution in a plain dropdown; use solution-start/end")
+            start = _SOLUTION_START.search(text)
+            if start:
+                open_label, has_code = start.group(1), False
+                solved.append(open_label)
+            if "{solution-end}" in text:
+                if open_label is None:
+                    problems.append(f"cell {i}: solution-end without solution-start")
+                elif not has_code:
+                    problems.append(f"solution {open_label}: no code cell computes it")
+                open_label = None
+        elif open_label is not None and c.source.strip():
+            has_code = True
+    if open_label is not None:
+        problems.append(f"solution {open_label} is never closed")
+    missing = [e for e in exercises if e not in solved]
+    extra = [s for s in solved if s not in exercises]
+    twice = sorted({s for s in solved if solved.count(s) > 1})
+    problems += [f"exercise {e} has no solution" for e in missing]
+    problems += [f"solution {s} answers no exercise" for s in extra]
+    problems += [f"exercise {s} has more than one solution" for s in twice]
+    assert exercises, f"{path.name}: no exercises (a chapter ends with exercises)"
+    assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
