@@ -272,6 +272,50 @@ def toc_problems(root: Path) -> list[str]:
     return problems
 
 
+def notebook_python(source: str):
+    """Parse a code cell with ``ast``, blanking IPython magics (``%pip``) and shell lines."""
+    import ast
+
+    lines = [
+        line[: len(line) - len(line.lstrip())] + "pass"
+        if line.lstrip().startswith(("%", "!"))
+        else line
+        for line in source.splitlines()
+    ]
+    return ast.parse("\n".join(lines))
+
+
+def claim_calls(tree) -> list:
+    """Every ``claim(...)`` / ``x.claim(...)`` call node under ``tree``."""
+    import ast
+
+    return [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and (
+            (isinstance(n.func, ast.Name) and n.func.id == "claim")
+            or (isinstance(n.func, ast.Attribute) and n.func.attr == "claim")
+        )
+    ]
+
+
+def claim_ids(path: Path) -> list:
+    """The literal ids of a notebook's ``claim(...)`` calls, in order (``None`` for a non-literal)."""
+    import ast
+
+    import nbformat
+
+    ids = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        for call in claim_calls(notebook_python(cell.source)):
+            first = call.args[0] if call.args else None
+            ids.append(first.value if isinstance(first, ast.Constant) else None)
+    return ids
+
+
 def strip_outputs(path: Path) -> bool:
     """Remove outputs and execution counts from a notebook in place; True if it changed."""
     import nbformat

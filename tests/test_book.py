@@ -69,3 +69,38 @@ def test_vega_bundle_served_once(built_book):
     assert "deepnotes-vega.js" not in _page(built_book, "intro"), (
         "pages without figures should not load the bundle"
     )
+
+
+def test_checks_appendix_lists_every_claim(built_book, root):
+    """The appendix has one linked row per claim(...) call of every chapter, and each link lands."""
+    from deepnotes.book import claim_ids
+
+    page = _page(built_book, "checks")
+    assert "{deepnotes-claims}" not in page and "claims in" in page
+    for nb in sorted((root / "chapters").glob("*.ipynb")):
+        ids = claim_ids(nb)
+        section = page.split(f"id='claims-{nb.stem}'")
+        assert len(section) == 2, f"the appendix has no table for {nb.stem}"
+        table = section[1].split("</table>")[0]
+        linked = re.findall(rf'href="{re.escape(nb.stem)}\.html#claim-([a-z0-9-]+)"', table)
+        assert sorted(linked) == sorted(ids), (nb.stem, sorted(set(ids) ^ set(linked)))
+        chapter = _page(built_book, nb.stem)
+        missing = [i for i in ids if f'id="claim-{i}"' not in chapter]
+        assert not missing, f"{nb.stem}: no badge anchor for {missing}"
+
+
+def test_ledger_tolerances_are_finite_and_meaningful(built_book):
+    """No claim with an infinite tolerance, and a zero one only between exact numbers."""
+    import json
+
+    rows = [
+        c
+        for path in sorted((built_book.parent / "claims").glob("*.json"))
+        for c in json.loads(path.read_text(encoding="utf-8"))["claims"]
+    ]
+    assert rows, "the build wrote no claims ledger"
+    for c in rows:
+        assert "inf" not in c["tolerance"] and "inf" not in c["expected"], c
+        if c["tolerance"] in ("± 0", "± 0%"):
+            assert re.fullmatch(r"-?\d+(/\d+)?", c["measured"]), c
+        assert c["passed"] is True, c

@@ -15,7 +15,9 @@ import nbformat
 import pytest
 import yaml
 
-from deepnotes.book import toc_problems
+from deepnotes.book import claim_calls as _claim_calls
+from deepnotes.book import claim_ids, toc_problems
+from deepnotes.book import notebook_python as _python
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
@@ -29,17 +31,6 @@ def _read(path: Path):
 
 def _code(nb):
     return [c for c in nb.cells if c.cell_type == "code"]
-
-
-def _python(source: str) -> ast.Module:
-    """Parse a cell, blanking IPython magics (``%pip``) so ``ast`` can read the rest."""
-    lines = [
-        line[: len(line) - len(line.lstrip())] + "pass"
-        if line.lstrip().startswith(("%", "!"))
-        else line
-        for line in source.splitlines()
-    ]
-    return ast.parse("\n".join(lines))
 
 
 def test_there_are_notebooks():
@@ -89,28 +80,6 @@ def test_parameters_cell(path):
         if isinstance(t, ast.Name)
     }
     assert "SCALE" in names, f"{path.name}: the parameters cell must define SCALE"
-
-
-def _claim_calls(tree: ast.AST) -> list[ast.Call]:
-    return [
-        n
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Call)
-        and (
-            (isinstance(n.func, ast.Name) and n.func.id == "claim")
-            or (isinstance(n.func, ast.Attribute) and n.func.attr == "claim")
-        )
-    ]
-
-
-def claim_ids(path: Path) -> list[str]:
-    """The literal ids of every ``claim(...)`` call in a notebook, in order (used by the book test)."""
-    ids = []
-    for c in _code(_read(path)):
-        for call in _claim_calls(_python(c.source)):
-            first = call.args[0] if call.args else None
-            ids.append(first.value if isinstance(first, ast.Constant) else None)
-    return ids
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
