@@ -8,7 +8,8 @@ What it does, in a virtual environment under ``_build/colab/``:
    package list (``pip-freeze-2026-08-19.txt``, from googlecolab/backend-info) as pip constraints,
    so every transitive dependency is Colab's too.  Stand-ins, because this machine cannot have the
    real thing: Python 3.11 instead of 3.13, and ``torch==2.13.0`` (the CPU wheel on this disk)
-   instead of Colab's 2.11.0+cpu; ``timm`` is a stub package providing
+   instead of Colab's 2.11.0+cpu (which also lets setuptools float: torch 2.13 needs >= 77.0.3,
+   Colab has 75.2.0); ``timm`` is a stub package providing
    ``timm.models.layers.drop_path`` (what torchscale imports), because PyPI's torchvision, which the
    real timm imports, does not load beside this torch; ``google.colab`` is a marker module imported
    at kernel start-up, as Colab does.  torchscale and jestimator are absent, as on Colab.
@@ -45,7 +46,6 @@ PY = VENV / "bin" / "python"
 #: What a chapter imports, at Colab's versions (the constraints pin them and their dependencies).
 PACKAGES = [
     "pip",
-    "setuptools",
     "numpy",
     "sympy",
     "scipy",
@@ -119,6 +119,8 @@ def constraints() -> Path:
         if not line or line.startswith("#") or " @ " in line:
             continue
         if re.match(r"^(torch|torchvision|torchaudio|torchcodec|torchao)\b", line, re.I):
+            continue
+        if line.lower().startswith("setuptools=="):  # torch 2.13.0 needs >= 77.0.3; Colab's 75.2 serves 2.11
             continue
         keep.append(line)
     path = WORK / "constraints.txt"
