@@ -242,6 +242,57 @@ def _check_sliders(sliders) -> list[Slider]:
     return sliders
 
 
+# --------------------------------------------------------------------------- colours
+
+
+def check_colors(colors, arg: str = "colors") -> dict | None:
+    """Validate a ``{name: colour}`` mapping (as made by :func:`deepnotes.plotting.series_colors`).
+
+    Returns the mapping with every colour as a ``#rrggbb`` hex string (a colour
+    both matplotlib and Vega read), or ``None`` for ``None``.
+    """
+    if colors is None:
+        return None
+    from matplotlib import colors as mcolors
+
+    if not isinstance(colors, Mapping):
+        raise ValueError(
+            f"{arg} must be a mapping name -> colour (dn.plotting.series_colors), "
+            f"got {type(colors).__name__}"
+        )
+    out = {}
+    for key, colour in colors.items():
+        if not isinstance(colour, str) or not mcolors.is_color_like(colour):
+            raise ValueError(
+                f"{arg}[{key!r}] = {colour!r} is not a colour (use a hex string such as '#1f77b4')"
+            )
+        out[key] = mcolors.to_hex(colour)
+    return out
+
+
+def _lookup_color(colors: Mapping, value, arg: str, what: str) -> str:
+    for key in (value, str(value)):
+        if key in colors:
+            return colors[key]
+    raise ValueError(f"{arg} has no colour for {what} {value!r}; it maps {list(colors)}")
+
+
+def color_scale(
+    values: Sequence, colors: Mapping | None, arg: str = "colors", what: str = "series value"
+):
+    """A fixed colour domain and range: ``values`` (distinct, in order of first appearance) with
+    the colour ``colors`` gives each, else the book's palette in order.  Filtering a figure by a
+    slider or a drop-down then never recolours a series."""
+    from deepnotes.plotting import PALETTE
+
+    domain = list(dict.fromkeys(values))
+    if colors is None:
+        colours = [PALETTE[i % len(PALETTE)] for i in range(len(domain))]
+    else:
+        colours = [_lookup_color(colors, v, arg, what) for v in domain]
+    return domain, colours
+
+
 # --------------------------------------------------------------------------- theory
 
 
@@ -283,16 +334,16 @@ _SUPPORTED = (
 )
 
 
-def _check_supported(label: str, expr: sp.Expr) -> None:
+def _check_supported(label: str, expr: sp.Expr, arg: str = "theory") -> None:
     for node in sp.preorder_traversal(expr):
         if isinstance(node, (sp.Symbol, sp.Number, sp.NumberSymbol)):
             continue
         if isinstance(node, sp.Function) and not isinstance(node, _SUPPORTED):
             raise ValueError(
-                f"theory {label!r}: function {node.func.__name__} has no browser translation"
+                f"{arg} {label!r}: function {node.func.__name__} has no browser translation"
             )
         if not isinstance(node, (*_SUPPORTED, sp.Function)):
-            raise ValueError(f"theory {label!r}: {type(node).__name__} has no browser translation")
+            raise ValueError(f"{arg} {label!r}: {type(node).__name__} has no browser translation")
 
 
 def vega_expression(expr: sp.Expr, names: Mapping[str, str]) -> str:
@@ -312,23 +363,33 @@ def vega_expression(expr: sp.Expr, names: Mapping[str, str]) -> str:
     return _VegaPrinter(names).doprint(expr)
 
 
-def _check_theory(theory, x: str, sliders: Sequence[Slider]) -> dict[str, sp.Expr]:
+def _check_theory(
+    theory, x: str | None, sliders: Sequence[Slider], arg: str = "theory"
+) -> dict[str, sp.Expr]:
+    """``{label: SymPy expression}`` in the symbols ``x`` (unless None) and the numeric sliders."""
     if theory is None:
         return {}
     if not isinstance(theory, Mapping):
         raise ValueError(
-            f"theory must be a mapping label -> SymPy expression, got {type(theory).__name__}"
+            f"{arg} must be a mapping label -> SymPy expression, got {type(theory).__name__}"
         )
-    allowed = {x} | {s.name for s in sliders if s.numeric}
+    allowed = ({x} if x is not None else set()) | {s.name for s in sliders if s.numeric}
     out = {}
     for label, expr in theory.items():
-        expr = sp.sympify(expr)
+        try:
+            expr = sp.sympify(expr)
+        except (sp.SympifyError, TypeError) as err:
+            raise ValueError(f"{arg} {label!r}: {expr!r} is not a SymPy expression") from err
+        if not isinstance(expr, sp.Expr):
+            raise ValueError(f"{arg} {label!r}: {expr!r} is not a SymPy expression")
         for sym in sorted(expr.free_symbols, key=lambda s: s.name):
             if sym.name not in allowed:
                 raise ValueError(
-                    f"theory {label!r} uses symbol {sym.name!r}; the sliders and x axis provide {sorted(allowed)}"
+                    f"{arg} {label!r} uses symbol {sym.name!r}; the sliders"
+                    + (" and x axis" if x is not None else "")
+                    + f" provide {sorted(allowed)}"
                 )
-        _check_supported(str(label), expr)
+        _check_supported(str(label), expr, arg)
         out[str(label)] = expr
     return out
 
@@ -350,6 +411,7 @@ class _Figure:
     ylabel: str
     description: str
     ylim: tuple[float, float] | None = None
+    colors: dict | None = None
     width: int = 480
     height: int = 300
 
@@ -397,67 +459,106 @@ def _y_domain(ys: Sequence[float], theory: Sequence[float], log: bool) -> list[f
     return [max(min(lo, tlo), lo - span), min(max(hi, thi), hi + span)]
 
 
-def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 80) -> dict:
-    """The Vega-Lite spec of the static explorer (a plain ``dict``)."""
+@dataclass
+class SliderParams:
+    """The Vega-Lite side of a figure's sliders (shared by :func:`explore` and ``explore_field``)."""
+
+    params: list  # one Altair parameter per slider, bound to a control
+    filters: list[str]  # Vega expressions: the datum matches the slider setting
+    shown: list[str]  # Vega expressions: "name = value" for the in-plot readout
+    names: dict[str, str]  # slider name -> Vega term of its current value (numeric sliders)
+    labels: dict[str, list[str]]  # parameter -> the shown text of each index (range sliders)
+
+
+def slider_params(sliders: Sequence[Slider]) -> SliderParams:
+    """Parameters, filters and value labels for ``sliders``.
+
+    A numeric slider moves by index over its values (so geometric values give
+    a log slider); the page shows the real value, formatted with the slider's
+    ``fmt``, next to the control (see :class:`StaticFigure`).
+    """
     import altair as alt
 
-    sliders = fig.sliders
-    params, filters, shown = [], [], []
+    out = SliderParams([], [], [], {}, {})
     for s in sliders:
         pname = f"p_{s.name}"
         if s.numeric:
             index = s.values.index(s.default)
             bind = alt.binding_range(min=0, max=len(s.values) - 1, step=1, name=f"{s.title} ")
-            params.append(alt.param(name=pname, value=index, bind=bind))
+            out.params.append(alt.param(name=pname, value=index, bind=bind))
             values_js = json.dumps(list(s.values))
-            filters.append(f"datum[{json.dumps(s.name)}] === {values_js}[{pname}]")
-            shown.append(f"'{s.title} = ' + format({values_js}[{pname}], '.4~g')")
+            out.filters.append(f"datum[{json.dumps(s.name)}] === {values_js}[{pname}]")
+            out.shown.append(f"'{s.title} = ' + format({values_js}[{pname}], '.4~g')")
+            out.names[s.name] = f"{values_js}[{pname}]"
+            out.labels[pname] = [s.show(v) for v in s.values]
         else:
             bind = alt.binding_select(options=list(s.values), name=f"{s.title} ")
-            params.append(alt.param(name=pname, value=s.default, bind=bind))
-            filters.append(f"datum[{json.dumps(s.name)}] === {pname}")
-            shown.append(f"'{s.title} = ' + {pname}")
+            out.params.append(alt.param(name=pname, value=s.default, bind=bind))
+            out.filters.append(f"datum[{json.dumps(s.name)}] === {pname}")
+            out.shown.append(f"'{s.title} = ' + {pname}")
+    return out
 
+
+def axis(domain: Sequence[float], log: bool):
+    import altair as alt
+
+    return alt.Axis(labelExpr=log_axis_labels(domain), labelOverlap=True) if log else alt.Axis()
+
+
+def sequence_x(xdom: Sequence[float], log: bool, points: int):
+    """A Vega-Lite chart of ``points + 1`` x values spanning ``xdom`` (evenly in log on a log axis),
+    in the field ``x``: the abscissae at which the browser evaluates a curve."""
+    import altair as alt
+
+    lo, hi = (math.log10(xdom[0]), math.log10(xdom[1])) if log else (xdom[0], xdom[1])
+    seq = alt.Chart(
+        alt.SequenceGenerator(
+            sequence=alt.SequenceParams(
+                start=0, stop=1 + 0.5 / points, step=1 / points, **{"as": "t"}
+            )
+        )
+    )
+    return seq.transform_calculate(
+        x=f"pow(10, {lo} + datum.t * {hi - lo})" if log else f"{lo} + datum.t * {hi - lo}"
+    )
+
+
+def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 80) -> dict:
+    """The Vega-Lite spec of the static explorer (a plain ``dict``).
+
+    Theory is layered first (drawn under the measured markers), as thin black
+    dashes without point marks; the series colour scale has a fixed domain.
+    """
+    import altair as alt
+
+    sp_ = slider_params(fig.sliders)
     xdom = _domain(grid[fig.x], fig.logx)
     xscale = alt.Scale(type="log" if fig.logx else "linear", domain=xdom)
     ydom = (
         list(fig.ylim) if fig.ylim else _y_domain(grid[fig.y], _theory_values(fig, xdom), fig.logy)
     )
     yscale = alt.Scale(type="log" if fig.logy else "linear", domain=ydom)
-    lo, hi = (math.log10(xdom[0]), math.log10(xdom[1])) if fig.logx else (xdom[0], xdom[1])
-    theory_names = {fig.x: "datum.x"}
-    for s in sliders:
-        if s.numeric:
-            theory_names[s.name] = f"{json.dumps(list(s.values))}[p_{s.name}]"
+    theory_names = {fig.x: "datum.x", **sp_.names}
 
-    xaxis = alt.Axis(labelExpr=log_axis_labels(xdom), labelOverlap=True) if fig.logx else alt.Axis()
-    yaxis = alt.Axis(labelExpr=log_axis_labels(ydom), labelOverlap=True) if fig.logy else alt.Axis()
+    xaxis, yaxis = axis(xdom, fig.logx), axis(ydom, fig.logy)
     xenc = alt.X(f"{fig.x}:Q", scale=xscale, title=fig.xlabel, axis=xaxis)
     yenc = alt.Y(f"{fig.y}:Q", scale=yscale, title=fig.ylabel, axis=yaxis)
-    base = alt.Chart(alt.Data(values=_records(grid))).transform_filter(" && ".join(filters))
+    base = alt.Chart(alt.Data(values=_records(grid))).transform_filter(" && ".join(sp_.filters))
     enc = {"x": xenc, "y": yenc}
     if fig.series is not None:
+        domain, colours = color_scale(grid[fig.series], fig.colors)
         enc["color"] = alt.Color(
             f"{fig.series}:N",
             title=fig.series,
+            scale=alt.Scale(domain=domain, range=colours),
+            sort=domain,
             legend=alt.Legend(labelLimit=360, orient="bottom", direction="vertical"),
         )
-    measured = base.mark_line(point=True, clip=True).encode(**enc)
-    layers = [measured]
+    else:
+        enc["color"] = alt.value(color_scale([fig.y], None)[1][0])
+    layers = []
     if fig.theory:
-        calcs = {
-            "x": f"pow(10, {lo} + datum.t * {hi - lo})"
-            if fig.logx
-            else f"{lo} + datum.t * {hi - lo}"
-        }
-        theory = alt.Chart(
-            alt.SequenceGenerator(
-                sequence=alt.SequenceParams(
-                    start=0, stop=1 + 0.5 / theory_points, step=1 / theory_points, **{"as": "t"}
-                )
-            )
-        )
-        theory = theory.transform_calculate(**calcs)
+        theory = sequence_x(xdom, fig.logx, theory_points)
         folded = []
         for i, expr in enumerate(fig.theory.values()):
             key = f"theory_{i}"
@@ -468,7 +569,7 @@ def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 
             curve=f"{json.dumps(labels)}[datum.curve_key]"
         )
         layers.append(
-            theory.mark_line(color="black", clip=True).encode(
+            theory.mark_line(color="black", strokeWidth=1, clip=True).encode(
                 x=alt.X("x:Q", scale=xscale, title=fig.xlabel, axis=xaxis),
                 y=alt.Y("value:Q", scale=yscale, title=fig.ylabel, axis=yaxis),
                 strokeDash=alt.StrokeDash(
@@ -492,14 +593,15 @@ def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 
                 ],
             )
         )
+    layers.append(base.mark_line(point=True, clip=True, strokeWidth=1.5).encode(**enc))
     readout = (
         alt.Chart(alt.Data(values=[{}]))
-        .transform_calculate(label=" + ' · ' + ".join(shown))
+        .transform_calculate(label=" + ' · ' + ".join(sp_.shown))
         .mark_text(align="left", baseline="top", dx=4, dy=4, fontSize=11, color="#444")
         .encode(text="label:N", x=alt.value(0), y=alt.value(0))
     )
     layers.append(readout)
-    chart = alt.layer(*layers).add_params(*params)
+    chart = alt.layer(*layers).add_params(*sp_.params)
     title = alt.TitleParams(
         fig.title,
         subtitle=[
@@ -507,7 +609,11 @@ def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 
         ],
     )
     chart = chart.properties(
-        width=fig.width, height=fig.height, title=title, description=fig.description
+        width=fig.width,
+        height=fig.height,
+        title=title,
+        description=fig.description,
+        usermeta={"deepnotes": {"labels": sp_.labels}},
     )
     return chart.to_dict()
 
@@ -516,7 +622,14 @@ def vega_lite_spec(grid: Mapping[str, list], fig: _Figure, theory_points: int = 
 
 
 class StaticFigure:
-    """A kernel-free explorer: a Vega-Lite spec plus the HTML that embeds it."""
+    """A kernel-free explorer: a Vega-Lite spec plus the HTML that embeds it.
+
+    Next to each range control the page shows the slider's real value (the
+    control itself moves by index): an ``<output class="deepnotes-value">``
+    that a Vega signal listener updates, with the texts listed in the spec's
+    ``usermeta.deepnotes.labels`` (formatted in Python with the slider's
+    ``fmt``).  A drop-down shows its value itself.
+    """
 
     def __init__(self, spec: dict, description: str):
         self.spec = spec
@@ -529,16 +642,34 @@ class StaticFigure:
         fid = self.element_id
         alt_text = html.escape(self.description)
         return (
-            f"<style>#{fid} .vega-bind input[type=range] + span {{display: none;}} "
-            f"#{fid} .vega-bind {{margin: 2px 0;}}</style>"
+            f"<style>#{fid} .vega-bind input[type=range] ~ span {{display: none;}} "
+            f"#{fid} .vega-bind {{margin: 2px 0;}} "
+            f"#{fid} .mark-rect path {{shape-rendering: crispEdges;}} "
+            f"#{fid} .deepnotes-value {{margin-left: 0.5em; font-variant-numeric: tabular-nums;}}"
+            "</style>"
             f'<div class="deepnotes-figure" id="{fid}" role="figure" aria-label="{alt_text}">'
             f'<p class="deepnotes-figure-fallback">Interactive figure: {alt_text} '
             "(it needs the book's scripts; in a notebook, run with a kernel for live sliders).</p></div>\n"
             "<script>(function () {\n"
             f"  var spec = {spec};\n"
+            "  function values(el, view) {\n"
+            "    var labels = ((spec.usermeta || {}).deepnotes || {}).labels || {};\n"
+            "    Object.keys(labels).forEach(function (name) {\n"
+            "      var input = el.querySelector('input[name=\"' + name + '\"]');\n"
+            "      if (!input) { return; }\n"
+            "      var out = document.createElement('output');\n"
+            "      out.className = 'deepnotes-value';\n"
+            "      out.setAttribute('data-signal', name);\n"
+            "      input.insertAdjacentElement('afterend', out);\n"
+            "      var show = function (v) { var t = labels[name][v]; out.textContent = t === undefined ? String(v) : t; };\n"
+            "      show(view.signal(name));\n"
+            "      view.addSignalListener(name, function (n, v) { show(v); });\n"
+            "    });\n"
+            "  }\n"
             "  function draw() {\n"
             "    if (typeof window.vegaEmbed !== 'function') { return; }\n"
             f"    window.vegaEmbed('#{fid}', spec, {{actions: false, renderer: 'svg'}}).then(function (r) {{\n"
+            f"      values(document.getElementById('{fid}'), r.view);\n"
             "      window.deepnotesViews = window.deepnotesViews || {};\n"
             f"      window.deepnotesViews['{fid}'] = r.view;\n"
             "    }).catch(function (e) { console.error('deepnotes figure', e); });\n"
@@ -575,8 +706,66 @@ def figure_mode(mode: str | None = None) -> str:
     return "live" if shell is not None and getattr(shell, "kernel", None) is not None else "static"
 
 
+def controls(sliders: Sequence[Slider]) -> dict:
+    """One ipywidgets control per slider, each showing its current value beside it.
+
+    A numeric slider is a ``SelectionSlider`` whose readout is the real value
+    formatted with the slider's ``fmt`` (not an index); a string slider is a
+    ``Dropdown``.  Works with ipywidgets 7.7 (Colab) and 8.
+    """
+    import ipywidgets as widgets
+
+    out = {}
+    for s in sliders:
+        if s.numeric:
+            out[s.name] = widgets.SelectionSlider(
+                options=[(s.show(v), v) for v in s.values],
+                value=s.default,
+                description=s.title,
+                readout=True,
+                continuous_update=True,
+                style={"description_width": "initial"},
+                layout=widgets.Layout(width="auto"),
+            )
+        else:
+            out[s.name] = widgets.Dropdown(
+                options=list(s.values),
+                value=s.default,
+                description=s.title,
+                style={"description_width": "initial"},
+            )
+    return out
+
+
+def live_widget(figure, sliders: Sequence[Slider], figsize: tuple[float, float]):
+    """Controls above an output that redraws ``figure.draw(ax, **values)``; ``box.figure`` is
+    ``figure`` (with ``redraw_seconds``) and ``box.controls`` the controls by slider name."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    ctrls = controls(sliders)
+
+    def update(**values):
+        start = time.perf_counter()
+        fig, ax = plt.subplots(figsize=figsize)
+        figure.draw(ax, **values)
+        plt.show()
+        figure.redraw_seconds.append(time.perf_counter() - start)
+
+    out = widgets.interactive_output(update, ctrls)
+    box = widgets.VBox([widgets.VBox(list(ctrls.values())), out])
+    box.figure = figure  # for tests and benchmarks: redraw_seconds, the cache
+    box.controls = ctrls
+    return box
+
+
 class LiveFigure:
-    """ipywidgets controls driving a matplotlib figure; results cached per setting."""
+    """ipywidgets controls driving a matplotlib figure; results cached per setting.
+
+    Each series keeps one colour: the one ``fig.colors`` gives it, else the next
+    palette colour when it is first seen (in grid order for a precomputed grid).
+    Theory is drawn under the measured markers (``plotting.THEORY``'s zorder).
+    """
 
     def __init__(self, source, sliders: list[Slider], fig: _Figure):
         self.sliders = sliders
@@ -591,6 +780,17 @@ class LiveFigure:
             )
             for label, expr in fig.theory.items()
         }
+        self._series_colors: dict = {}
+        if fig.series is not None and not callable(source):
+            self.series_colors(source[fig.series])
+
+    def series_colors(self, values) -> dict:
+        """The colour of each of ``values``, fixed once seen (raises ValueError naming ``colors``)."""
+        new = [v for v in dict.fromkeys(values) if v not in self._series_colors]
+        if new:
+            domain = [*self._series_colors, *new]
+            self._series_colors = dict(zip(*color_scale(domain, self.fig.colors), strict=True))
+        return self._series_colors
 
     def _frame(self, *combo) -> dict[str, list]:
         """The columns at one slider setting (wrapped per instance by an LRU cache as ``frame``)."""
@@ -608,10 +808,16 @@ class LiveFigure:
         }
 
     def draw(self, ax, **values) -> None:
-        """Draw the frame at ``values`` (measured lines, then theory in black dashes)."""
+        """Draw the frame at ``values``: theory in thin black dashes under the measured lines."""
+        from deepnotes.plotting import MEASURED_ZORDER, THEORY
+
         fig = self.fig
         cols = self.frame(*(values[s.name] for s in self.sliders))
-        groups = sorted(set(cols[fig.series]), key=str) if fig.series else [None]
+        if fig.series:
+            colours = self.series_colors(cols[fig.series])
+            groups = [g for g in colours if g in set(cols[fig.series])]
+        else:
+            groups = [None]
         for g in groups:
             idx = [
                 i for i in range(len(cols[fig.x])) if fig.series is None or cols[fig.series][i] == g
@@ -619,7 +825,14 @@ class LiveFigure:
             xs = np.asarray([cols[fig.x][i] for i in idx], dtype=float)
             ys = np.asarray([cols[fig.y][i] for i in idx], dtype=float)
             order = np.argsort(xs)
-            ax.plot(xs[order], ys[order], marker="o", label=str(g) if g is not None else fig.y)
+            ax.plot(
+                xs[order],
+                ys[order],
+                marker="o",
+                color=colours[g] if g is not None else color_scale([fig.y], None)[1][0],
+                zorder=MEASURED_ZORDER,
+                label=str(g) if g is not None else fig.y,
+            )
         if self._theory_fns:
             lo, hi = _domain(cols[fig.x], fig.logx)
             t = np.geomspace(lo, hi, 100) if fig.logx else np.linspace(lo, hi, 100)
@@ -629,7 +842,8 @@ class LiveFigure:
                     curve = np.broadcast_to(
                         np.asarray(fn(*[env[q.name] for q in syms]), dtype=float), t.shape
                     )
-                ax.plot(t, curve, color="black", linestyle=THEORY_LINESTYLES[i % 4], label=label)
+                style = {**THEORY, "linestyle": THEORY_LINESTYLES[i % len(THEORY_LINESTYLES)]}
+                ax.plot(t, curve, label=label, **style)
         ax.set_xscale("log" if fig.logx else "linear")
         ax.set_yscale("log" if fig.logy else "linear")
         if fig.ylim:
@@ -641,37 +855,11 @@ class LiveFigure:
         ax.legend(loc="best")
 
     def widget(self):
-        import ipywidgets as widgets
-        import matplotlib.pyplot as plt
-
-        controls = {}
-        for s in self.sliders:
-            if s.numeric:
-                options = [(s.show(v), v) for v in s.values]
-                controls[s.name] = widgets.SelectionSlider(
-                    options=options,
-                    value=s.default,
-                    description=s.title,
-                    continuous_update=True,
-                    style={"description_width": "initial"},
-                )
-            else:
-                controls[s.name] = widgets.Dropdown(
-                    options=list(s.values), value=s.default, description=s.title
-                )
-
-        def update(**values):
-            start = time.perf_counter()
-            fig, ax = plt.subplots(figsize=(6.4, 4.0))
-            self.draw(ax, **values)
-            plt.show()
-            self.redraw_seconds.append(time.perf_counter() - start)
-
-        out = widgets.interactive_output(update, controls)
-        box = widgets.VBox([widgets.HBox(list(controls.values())), out])
-        box.figure = self  # for tests and benchmarks: redraw_seconds, the cache
-        box.controls = controls
-        return box
+        if self.fig.series is not None and callable(self._source):
+            # a bad colours mapping fails here, not inside a widget callback
+            default = self.frame(*(s.default for s in self.sliders))
+            self.series_colors(default[self.fig.series])
+        return live_widget(self, self.sliders, (6.4, 4.0))
 
 
 def explore(
@@ -689,6 +877,7 @@ def explore(
     ylabel: str | None = None,
     description: str | None = None,
     ylim: tuple[float, float] | None = None,
+    colors: Mapping[str, str] | None = None,
     mode: str | None = None,
 ):
     """An explorer of ``y`` against ``x``, one curve per ``series``, with a slider per knob.
@@ -703,10 +892,18 @@ def explore(
     data (and the theory curves, up to tenfold on a log axis), unless ``ylim``
     fixes it (use it when settings differ by many decades).
 
+    ``colors`` maps each ``series`` value to a colour (pass the chapter's
+    ``dn.plotting.series_colors(...)``); without it the palette is used in the
+    grid's order.  Either way the colour scale has a fixed domain, so moving a
+    slider or a drop-down never recolours a series.  Theory is drawn as thin
+    black dashes without markers, under the measured markers.  Each control
+    shows its current value beside it.
+
     Returns a widget (live mode) or a :class:`StaticFigure` (static mode);
     either displays itself as a cell's last expression.  Raises ``ValueError``
     naming the offending key for a grid with a missing combination, a slider
-    whose values do not match the grid, or a theory symbol no slider provides.
+    whose values do not match the grid, a theory symbol no slider provides,
+    or a ``colors`` mapping that is not colours or misses a series value.
     """
     sliders = _check_sliders(sliders)
     for key, val in (("x", x), ("y", y)):
@@ -715,6 +912,9 @@ def explore(
     if x in {s.name for s in sliders}:
         raise ValueError(f"x={x!r} is also a slider name; a slider cannot be the x axis")
     theory_exprs = _check_theory(theory, x, sliders)
+    colors = check_colors(colors)
+    if colors is not None and series is None:
+        raise ValueError("colors maps series values to colours; pass series= as well")
     if ylim is not None:
         ylim = tuple(float(v) for v in ylim)
         if len(ylim) != 2 or not ylim[0] < ylim[1] or (logy and ylim[0] <= 0):
@@ -741,6 +941,7 @@ def explore(
         ylabel=ylabel or y,
         description=description,
         ylim=ylim,
+        colors=colors,
     )
     if callable(data):
         source = data
@@ -753,3 +954,12 @@ def explore(
     if mode == "live":
         return LiveFigure(source, sliders, fig).widget()
     return StaticFigure(vega_lite_spec(grid, fig), description)
+
+
+def __getattr__(name: str):
+    """``deepnotes.viz.explore_field`` (and ``LiveField``, ``Field``) live in :mod:`deepnotes.viz_field`."""
+    if name in ("explore_field", "LiveField", "Field", "field_frame", "field_spec"):
+        from deepnotes import viz_field
+
+        return getattr(viz_field, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

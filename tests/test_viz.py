@@ -224,13 +224,14 @@ def test_live_widget_redraws_when_a_slider_moves():
     )
     live, slider = box.figure, box.controls["gain"]
     assert len(live.redraw_seconds) == 1  # drawn once on display
+    hits = live.frame.cache_info().hits  # the default frame was computed once, before display
     slider.value = 2.0  # what dragging the slider does
     assert len(live.redraw_seconds) == 2
     slider.value = 0.5
     assert len(live.redraw_seconds) == 3
-    assert live.frame.cache_info().hits == 0 and live.frame.cache_info().misses == 3
+    assert live.frame.cache_info().hits == hits and live.frame.cache_info().misses == 3
     slider.value = 2.0  # back to a setting already seen: served from the cache
-    assert live.frame.cache_info().hits == 1
+    assert live.frame.cache_info().hits == hits + 1
 
 
 def test_figure_mode(monkeypatch):
@@ -253,3 +254,327 @@ def test_log_axis_labels_thin_out_with_the_span():
     assert "[1, 2, 5]" in log_axis_labels([1, 500])  # under three decades: 1-2-5 ticks
     assert "[1]" in log_axis_labels([1e-3, 1e12])  # many decades: powers of ten only
     assert "Math." not in log_axis_labels([1, 10])
+
+
+# --------------------------------------------------------------------------- colours, theory, labels
+
+
+def two_series(gain, opt):
+    """A frame whose second series exists only for opt == 'b' (filtering must not recolour)."""
+    xs = [1, 2, 4, 8]
+    cols = {"x": list(xs), "y": [gain ** (2 * v) for v in xs], "kind": ["measured"] * 4}
+    if opt == "b":
+        cols["x"] += xs
+        cols["y"] += [1.1 * gain ** (2 * v) for v in xs]
+        cols["kind"] += ["other"] * 4
+    return cols
+
+
+TWO = [Slider("gain", (0.5, 1.0, 2.0), fmt=".2f"), Slider("opt", ("a", "b"))]
+
+
+def _layers(spec):
+    return spec["layer"]
+
+
+def _measured_layer(spec):
+    (layer,) = [lay for lay in _layers(spec) if "color" in lay.get("encoding", {})]
+    return layer
+
+
+def test_static_colour_scale_has_a_fixed_domain_from_colors():
+    from deepnotes.plotting import series_colors
+
+    colors = series_colors(["other", "measured"])
+    fig = explore(two_series, TWO, x="x", y="y", series="kind", colors=colors, mode="static")
+    scale = _measured_layer(fig.spec)["encoding"]["color"]["scale"]
+    # every series value of the grid, in grid order, whatever the drop-down filters away
+    assert scale["domain"] == ["measured", "other"]
+    assert scale["range"] == [colors["measured"], colors["other"]]
+
+
+def test_static_colour_scale_without_colors_uses_the_palette_in_order():
+    from deepnotes.plotting import PALETTE
+
+    fig = explore(two_series, TWO, x="x", y="y", series="kind", mode="static")
+    scale = _measured_layer(fig.spec)["encoding"]["color"]["scale"]
+    assert scale == {"domain": ["measured", "other"], "range": PALETTE[:2]}
+
+
+def test_colors_bad_input_names_the_argument():
+    with pytest.raises(ValueError, match=r"colors has no colour for series value 'other'"):
+        explore(
+            two_series,
+            TWO,
+            x="x",
+            y="y",
+            series="kind",
+            colors={"measured": "#000000"},
+            mode="static",
+        )
+    with pytest.raises(ValueError, match=r"colors\['measured'\] = 'notacolour'"):
+        explore(
+            two_series,
+            TWO,
+            x="x",
+            y="y",
+            series="kind",
+            colors={"measured": "notacolour", "other": "#00ff00"},
+            mode="static",
+        )
+    with pytest.raises(ValueError, match="colors must be a mapping"):
+        explore(two_series, TWO, x="x", y="y", series="kind", colors=["#000000"], mode="static")
+    with pytest.raises(ValueError, match="colors.*series="):
+        explore(frame, SLIDERS, x="x", y="y", colors={"y": "#000000"}, mode="static")
+    with pytest.raises(ValueError, match="colors has no colour for series value 'measured'"):
+        # live: the default setting is checked before display
+        explore(two_series, TWO, x="x", y="y", series="kind", colors={"other": "#000"}, mode="live")
+
+
+def test_static_theory_is_layered_under_the_measurement_without_markers():
+    fig = explore(
+        frame, SLIDERS, x="x", y="y", series="kind", theory={"t": g ** (2 * x)}, mode="static"
+    )
+    layers = _layers(fig.spec)
+    theory, measured = layers[0], layers[1]
+    assert "strokeDash" in theory["encoding"], "the first (bottom) layer is the theory"
+    assert theory["mark"]["type"] == "line" and not theory["mark"].get("point")
+    assert theory["mark"]["strokeWidth"] <= 1
+    assert measured["mark"]["type"] == "line" and measured["mark"]["point"] is True
+
+
+def test_static_value_labels_beside_each_slider():
+    fig = explore(two_series, TWO, x="x", y="y", series="kind", mode="static")
+    labels = fig.spec["usermeta"]["deepnotes"]["labels"]
+    assert labels == {"p_gain": ["0.50", "1.00", "2.00"]}  # the real values, in the slider's fmt
+    page = fig.to_html()
+    assert "deepnotes-value" in page and "addSignalListener" in page
+    assert "input[type=range] ~ span {display: none;}" in page  # the index label stays hidden
+
+
+def test_live_colours_fixed_and_theory_under_markers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from deepnotes.plotting import series_colors
+
+    colors = series_colors(["other", "measured"])
+    box = explore(
+        two_series,
+        TWO,
+        x="x",
+        y="y",
+        series="kind",
+        theory={"t": g ** (2 * x)},
+        colors=colors,
+        mode="live",
+    )
+    live = box.figure
+    seen = {}
+    for opt in ("a", "b", "a"):
+        fig, ax = plt.subplots()
+        live.draw(ax, gain=2.0, opt=opt)
+        for line in ax.lines:
+            seen.setdefault(line.get_label(), set()).add(line.get_color())
+        measured = [ln for ln in ax.lines if ln.get_label() in colors]
+        theory = [ln for ln in ax.lines if ln.get_label() == "t"]
+        assert theory and all(
+            ln.get_linestyle() == "--" and ln.get_marker() in ("None", None, "") for ln in theory
+        )
+        assert max(ln.get_zorder() for ln in theory) < min(ln.get_zorder() for ln in measured)
+        plt.close(fig)
+    assert seen["measured"] == {colors["measured"]} and seen["other"] == {colors["other"]}
+
+
+def test_live_controls_show_the_real_value():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    box = explore(two_series, TWO, x="x", y="y", series="kind", mode="live")
+    gain, opt = box.controls["gain"], box.controls["opt"]
+    assert gain.readout and gain.label == "1.00"
+    gain.value = 2.0
+    assert gain.label == "2.00"  # the readout is the value in the slider's fmt, not an index
+    opt.value = "b"
+    assert opt.label == "b"
+
+
+# --------------------------------------------------------------------------- explore_field
+
+U = np.linspace(-2.0, 2.0, 9)
+V = np.linspace(-1.0, 1.0, 5)
+u, v, c = sp.symbols("u v c")
+FIELD_SLIDERS = [Slider("c", (-1.0, 0.0, 1.0), fmt=".1f"), Slider("kind", ("bump", "ridge"))]
+
+
+def bump(c, kind):
+    X, Y = np.meshgrid(U, V)
+    z = np.exp(-((X - c) ** 2) - Y**2) if kind == "bump" else np.exp(-((X - c) ** 2))
+    return {"u": X.ravel(), "v": Y.ravel(), "f": z.ravel()}
+
+
+FIELD_KW = dict(
+    x="u",
+    y="v",
+    z="f",
+    lines={"v = u - c": u - c, "v = c u / 2": c * u / 2},
+    points={"centre": (c, sp.Integer(0)), "corner": (c + 1, c / 2)},
+)
+
+
+def _calculates(layer) -> dict[str, str]:
+    return {t["as"]: t["calculate"] for t in layer.get("transform", []) if "calculate" in t}
+
+
+def test_field_frame_checks_the_grid():
+    from deepnotes.viz_field import field_frame
+
+    cols = bump(0.0, "bump")
+    f = field_frame(cols, "u", "v", "f", "w", False, False)
+    assert f.z.shape == (V.size, U.size)
+    np.testing.assert_array_equal(f.xs, U)
+    i, j = 3, 1
+    assert f.z[j, i] == pytest.approx(math.exp(-(U[i] ** 2) - V[j] ** 2))
+    short = {k: list(col[1:]) for k, col in cols.items()}
+    with pytest.raises(ValueError, match=r"not a regular grid.*u=-2, v=-1 is missing"):
+        field_frame(short, "u", "v", "f", "w", False, False)
+    dup = {k: [*col[:-1], col[0]] for k, col in cols.items()}
+    with pytest.raises(ValueError, match="occurs 2 times"):
+        field_frame(dup, "u", "v", "f", "w", False, False)
+    with pytest.raises(ValueError, match="column 'f' holds non-finite"):
+        field_frame({**cols, "f": [math.nan] * len(cols["f"])}, "u", "v", "f", "w", False, False)
+    with pytest.raises(ValueError, match="positive on a log axis"):
+        field_frame(cols, "u", "v", "f", "w", True, False)
+
+
+def test_field_static_spec_holds_every_setting_and_a_fixed_colour_scale():
+    from deepnotes.viz import explore_field
+
+    fig = explore_field(bump, FIELD_SLIDERS, mode="static", **FIELD_KW)
+    heat = fig.spec["layer"][0]
+    rows = fig.spec["datasets"][heat["data"]["name"]] if "name" in heat.get("data", {}) else None
+    rows = rows or heat["data"]["values"]
+    assert len(rows) == 6  # one record per slider setting
+    assert {(r["c"], r["kind"]) for r in rows} == {
+        (a, b) for a in (-1.0, 0.0, 1.0) for b in ("bump", "ridge")
+    }
+    rec = next(r for r in rows if r["c"] == 1.0 and r["kind"] == "bump")
+    z = np.asarray(rec["dn_z"]).reshape(V.size, U.size)
+    np.testing.assert_allclose(z, bump(1.0, "bump")["f"].reshape(V.size, U.size), rtol=1e-3)
+    scale = heat["encoding"]["color"]["scale"]
+    everything = np.concatenate(
+        [bump(a, b)["f"] for a in (-1.0, 0.0, 1.0) for b in ("bump", "ridge")]
+    )
+    assert scale["domain"] == [pytest.approx(everything.min()), pytest.approx(everything.max())]
+    assert {"flatten": ["dn_z", "dn_k"]} in heat["transform"]
+    assert fig.spec["usermeta"]["deepnotes"]["labels"] == {"p_c": ["-1.0", "0.0", "1.0"]}
+    fixed = explore_field(bump, FIELD_SLIDERS, zlim=(0, 2), mode="static", **FIELD_KW)
+    assert fixed.spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == [0.0, 2.0]
+
+
+class _Datum:
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def test_field_lines_and_points_in_the_browser_match_lambdify():
+    from deepnotes.viz import explore_field
+
+    fig = explore_field(bump, FIELD_SLIDERS, mode="static", **FIELD_KW)
+    layers = fig.spec["layer"]
+    calcs = _calculates(layers[1])
+    for i, (label, expr) in enumerate(FIELD_KW["lines"].items()):
+        code = calcs[f"line_{i}"]
+        f = sp.lambdify((u, c), expr, "math")
+        for idx, cval in enumerate((-1.0, 0.0, 1.0)):
+            for xv in (-1.5, 0.3, 2.0):
+                got = eval_vega(code, datum=_Datum(x=xv), p_c=idx)
+                assert got == pytest.approx(f(xv, cval), rel=1e-12, abs=1e-12), label
+    for layer, (label, (ex, ey)) in zip(layers[2:], FIELD_KW["points"].items(), strict=True):
+        calcs = _calculates(layer)
+        for idx, cval in enumerate((-1.0, 0.0, 1.0)):
+            assert eval_vega(calcs["px"], p_c=idx) == pytest.approx(float(ex.subs(c, cval))), label
+            assert eval_vega(calcs["py"], p_c=idx) == pytest.approx(float(ey.subs(c, cval))), label
+
+
+def test_field_precomputed_grid_equals_callable():
+    from deepnotes.viz import explore_field
+
+    grid = evaluate_grid(bump, FIELD_SLIDERS, x="u", y="f")
+    a = explore_field(grid, FIELD_SLIDERS, mode="static", **FIELD_KW)
+    b = explore_field(bump, FIELD_SLIDERS, mode="static", **FIELD_KW)
+    assert a.spec == b.spec
+    missing = {
+        k: [e for e, cc in zip(col, grid["c"], strict=True) if cc != 0.0] for k, col in grid.items()
+    }
+    with pytest.raises(ValueError, match="slider 'c'"):
+        explore_field(missing, FIELD_SLIDERS, mode="static", **FIELD_KW)
+    with pytest.raises(ValueError, match="grid has no column for slider 'kind'"):
+        explore_field(
+            {k: col for k, col in grid.items() if k != "kind"},
+            FIELD_SLIDERS,
+            mode="static",
+            **FIELD_KW,
+        )
+
+
+def test_field_bad_input_names_the_argument():
+    from deepnotes.viz import explore_field
+
+    kw = dict(x="u", y="v", z="f", mode="static")
+    with pytest.raises(ValueError, match="lines 'l' uses symbol 'N'"):
+        explore_field(bump, FIELD_SLIDERS, lines={"l": N * u}, **kw)
+    with pytest.raises(ValueError, match="points 'p' uses symbol 'u'"):
+        explore_field(bump, FIELD_SLIDERS, points={"p": (u, c)}, **kw)
+    with pytest.raises(ValueError, match="points 'p' must be a pair"):
+        explore_field(bump, FIELD_SLIDERS, points={"p": c}, **kw)
+    with pytest.raises(ValueError, match="lines 'l': function gamma"):
+        explore_field(bump, FIELD_SLIDERS, lines={"l": sp.gamma(u)}, **kw)
+    with pytest.raises(ValueError, match="zlim"):
+        explore_field(bump, FIELD_SLIDERS, zlim=(1, 0), **kw)
+    with pytest.raises(ValueError, match="zlim"):
+        explore_field(bump, FIELD_SLIDERS, zlim=(0, math.inf), **kw)
+    with pytest.raises(ValueError, match="cmap"):
+        explore_field(bump, FIELD_SLIDERS, cmap="jet", **kw)
+    with pytest.raises(ValueError, match="colors has no colour for line or point label 'l'"):
+        explore_field(bump, FIELD_SLIDERS, lines={"l": u}, colors={"m": "#000000"}, **kw)
+    with pytest.raises(ValueError, match="column 'w' is missing"):
+        explore_field(bump, FIELD_SLIDERS, x="u", y="w", z="f", mode="static")
+    with pytest.raises(ValueError, match=r"data\(c=-1.0, kind='bump'\): not a regular grid"):
+        explore_field(
+            lambda c, kind: {"u": [0, 1, 1], "v": [0, 0, 1], "f": [1, 2, 3]}, FIELD_SLIDERS, **kw
+        )
+    with pytest.raises(ValueError, match="three different columns"):
+        explore_field(bump, FIELD_SLIDERS, x="u", y="u", z="f", mode="static")
+
+
+def test_field_live_redraws_with_a_fixed_colour_scale():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from deepnotes.viz import explore_field
+
+    box = explore_field(bump, FIELD_SLIDERS, mode="live", **FIELD_KW)
+    live = box.figure
+    assert len(live.redraw_seconds) == 1
+    box.controls["c"].value = 1.0
+    box.controls["kind"].value = "ridge"
+    assert len(live.redraw_seconds) == 3
+    assert box.controls["c"].label == "1.0"
+    limits = set()
+    for cval in (-1.0, 1.0):
+        fig, ax = plt.subplots()
+        live.draw(ax, c=cval, kind="bump")
+        (mesh,) = ax.collections
+        np.testing.assert_allclose(np.asarray(mesh.get_array()).ravel(), bump(cval, "bump")["f"])
+        limits.add(mesh.get_clim())
+        dashed = [ln for ln in ax.lines if ln.get_label() in FIELD_KW["lines"]]
+        assert len(dashed) == 2 and all(ln.get_linestyle() != "-" for ln in dashed)
+        (centre,) = [ln for ln in ax.lines if ln.get_label() == "centre"]
+        assert centre.get_xdata()[0] == cval
+        plt.close(fig)
+    assert len(limits) == 1, "the colour scale must not change with the sliders"
