@@ -12,12 +12,14 @@ STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 PORT   ?= 8000
 
-.PHONY: help venv book page test lint serve clean strip check-python check-toc browser-deps
+.PHONY: publish colab-check help venv book page test lint serve clean strip check-python check-toc browser-deps
 
 help:
 	@echo "make book   build the static book into _build/html (creates .venv first)"
 	@echo "make test   run every check: unit tests, notebooks (nbval), book build, browser test"
 	@echo "make page NB=chapters/NN-name.ipynb   build one chapter alone (for writing it)"
+	@echo "make publish      reader-ready notebooks (roles resolved) on the notebooks branch"
+	@echo "make colab-check  run every chapter in a Colab-pinned environment with live widgets"
 	@echo "make serve  serve _build/html on http://localhost:$(PORT)"
 	@echo "make lint   ruff on the package, tests and notebooks"
 	@echo "make strip  remove outputs from chapters/*.ipynb"
@@ -56,6 +58,27 @@ page: venv
 	printf 'format: jb-book\nroot: chapters/intro\nchapters:\n  - file: chapters/%s\n  - file: chapters/checks\n  - file: chapters/bibliography\n' "$$stem" > $$out/_toc.yml
 	$(BIN)/jupyter-book build . --toc $$out/_toc.yml --path-output $$out --builder html
 	@echo "page: $$out/_build/html/chapters/$$stem.html"
+
+# Reader-ready copies of the chapters (MyST roles resolved) from the last book build, written to
+# _build/notebooks and committed to the local `notebooks` branch, which the Colab buttons open
+# (push it to publish). Needs a build: make book (or make test) first.
+publish: venv
+	test -f _build/html/index.html || { echo "error: no built book; run make book first" >&2; exit 1; }
+	$(BIN)/python -m deepnotes.publish _build _build/notebooks
+	idx=$$(mktemp); rm -f $$idx
+	GIT_INDEX_FILE=$$idx git --work-tree=_build/notebooks add -A chapters
+	tree=$$(GIT_INDEX_FILE=$$idx git write-tree); rm -f $$idx
+	parent=$$(git rev-parse -q --verify refs/heads/notebooks || true)
+	commit=$$(git commit-tree $$tree $${parent:+-p $$parent} -m "Reader-ready notebooks built from main $$(git rev-parse --short HEAD)")
+	git update-ref refs/heads/notebooks $$commit
+	@echo "publish: branch notebooks at $$(git rev-parse --short notebooks) (git push origin notebooks)"
+
+# The Colab contract (tests/colab/contract.py): Colab's package set, the install cell, every
+# reader-ready chapter executed with live widgets. Needs a build (it publishes the copies first).
+colab-check: venv
+	test -f _build/html/index.html || { echo "error: no built book; run make test or make book first" >&2; exit 1; }
+	$(BIN)/python -m deepnotes.publish _build _build/notebooks
+	$(BIN)/python tests/colab/contract.py --notebooks _build/notebooks/chapters
 
 browser-deps:
 	@if [ ! -x $(CHROMIUM) ]; then

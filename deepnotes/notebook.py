@@ -32,9 +32,36 @@ def glue(name: str, value, fmt: str | None = None):
             f"name must be letters, digits, '_' or '-' (starting with a letter), got {name!r}"
         )
     shown = format(value, fmt) if fmt is not None else value
+    _record(name, shown)
     try:
         from myst_nb import glue as _glue
     except ImportError:  # Colab without the book toolchain: nothing to record into
         return shown
     _glue(name, shown, display=False)
     return shown
+
+
+def _record(name: str, shown) -> None:
+    """During a book build, keep the glued text per chapter for the reader-ready copies.
+
+    Written to ``$DEEPNOTES_CLAIMS_DIR/glue/<chapter>.json`` (the chapter named by
+    :func:`deepnotes.claims.chapter`); :mod:`deepnotes.publish` substitutes these
+    values for the ``{glue}`` roles of the notebooks it writes for Colab.
+    """
+    import json
+    from pathlib import Path
+
+    folder = os.environ.get("DEEPNOTES_CLAIMS_DIR")
+    from .claims import _state
+
+    chapter = _state.get("chapter")
+    if not folder or chapter is None:
+        return
+    path = Path(folder) / "glue" / f"{chapter}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    values = _GLUED.setdefault(chapter, {})
+    values[name] = shown if isinstance(shown, str) else str(shown)
+    path.write_text(json.dumps(values, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+_GLUED: dict[str, dict[str, str]] = {}

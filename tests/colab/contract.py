@@ -79,10 +79,12 @@ def drop_path(x, drop_prob: float = 0.0, training: bool = False, scale_by_keep: 
     mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
     return x * mask / keep if scale_by_keep else x * mask
 '''
-COLAB_MARKER = '"""Marker: this kernel pretends to be a Colab runtime (tests/colab/contract.py)."""\n'
+COLAB_MARKER = (
+    '"""Marker: this kernel pretends to be a Colab runtime (tests/colab/contract.py)."""\n'
+)
 
 #: Appended to each chapter: move every explorer's controls through their values.
-MOVE_WIDGETS = r'''
+MOVE_WIDGETS = r"""
 import gc as _gc
 import ipywidgets as _w
 
@@ -104,7 +106,7 @@ for _box in _boxes:
             if len(_box.figure.redraw_seconds) != _before + 1:
                 _report["stuck"].append(f"{_name}={_v!r}")
 print("COLAB-WIDGETS " + __import__("json").dumps(_report))
-'''
+"""
 
 
 def run(cmd, **kw) -> subprocess.CompletedProcess:
@@ -120,7 +122,9 @@ def constraints() -> Path:
             continue
         if re.match(r"^(torch|torchvision|torchaudio|torchcodec|torchao)\b", line, re.I):
             continue
-        if line.lower().startswith("setuptools=="):  # torch 2.13.0 needs >= 77.0.3; Colab's 75.2 serves 2.11
+        if line.lower().startswith(
+            "setuptools=="
+        ):  # torch 2.13.0 needs >= 77.0.3; Colab's 75.2 serves 2.11
             continue
         keep.append(line)
     path = WORK / "constraints.txt"
@@ -186,7 +190,9 @@ def check_install(notebooks: list[Path]) -> list[str]:
     print("pip added:", added or "nothing")
     problems = [f"pip changed {k} {a} -> {b}, which Colab ships" for k, (a, b) in changed.items()]
     problems += [f"pip removed {k}" for k in removed]
-    problems += [f"pip added {k}=={v} (Colab lacks it? check)" for k, v in added.items() if k != "deepnotes"]
+    problems += [
+        f"pip added {k}=={v} (Colab lacks it? check)" for k, v in added.items() if k != "deepnotes"
+    ]
     for name in ("numpy", "ipywidgets", "matplotlib", "altair", "sympy", "pandas", "torch"):
         print(f"  {name}: {after.get(name)}")
     return problems
@@ -204,11 +210,15 @@ def execute(notebook: Path) -> tuple[bool, str]:
         tmp = Path(tmp)
         startup = tmp / "ipython" / "profile_default" / "startup"
         startup.mkdir(parents=True)
-        (startup / "00-colab.py").write_text("import google.colab  # noqa: F401\n", encoding="utf-8")
+        (startup / "00-colab.py").write_text(
+            "import google.colab  # noqa: F401\n", encoding="utf-8"
+        )
         src = tmp / notebook.name
         nbformat.write(nb, src)
         env = {k: v for k, v in os.environ.items() if not k.startswith("DEEPNOTES_")}
-        env.update(IPYTHONDIR=str(tmp / "ipython"), MPLBACKEND="module://matplotlib_inline.backend_inline")
+        env.update(
+            IPYTHONDIR=str(tmp / "ipython"), MPLBACKEND="module://matplotlib_inline.backend_inline"
+        )
         code = (
             "import sys, nbformat; from nbclient import NotebookClient\n"
             "nb = nbformat.read(sys.argv[1], as_version=4)\n"
@@ -241,7 +251,9 @@ def execute(notebook: Path) -> tuple[bool, str]:
         for o in c.get("outputs", [])
         if o.get("output_type") == "error"
     ]
-    report = next((json.loads(t.split("COLAB-WIDGETS ", 1)[1]) for t in texts if "COLAB-WIDGETS" in t), None)
+    report = next(
+        (json.loads(t.split("COLAB-WIDGETS ", 1)[1]) for t in texts if "COLAB-WIDGETS" in t), None
+    )
     notes = [line for t in texts for line in t.splitlines() if "not run" in line]
     if errors or report is None:
         return False, f"{notebook.name}: errors in outputs {errors[:1]}"
@@ -255,10 +267,33 @@ def execute(notebook: Path) -> tuple[bool, str]:
     return ok, line
 
 
+def _has_deepnotes() -> bool:
+    return "deepnotes" in freeze()
+
+
 def main() -> int:
-    notebooks = sorted((ROOT / "chapters").glob("*.ipynb"))
-    build_env()
-    problems = check_install(notebooks)
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--notebooks",
+        type=Path,
+        default=ROOT / "chapters",
+        help="the chapters to run (make colab-check passes the reader-ready copies)",
+    )
+    parser.add_argument(
+        "--reuse-env",
+        action="store_true",
+        help="keep an existing _build/colab/venv (local iteration)",
+    )
+    args = parser.parse_args()
+    notebooks = sorted(args.notebooks.glob("*.ipynb"))
+    if not notebooks:
+        print(f"error: no notebooks in {args.notebooks}", file=sys.stderr)
+        return 1
+    if not (args.reuse_env and PY.exists()):
+        build_env()
+    problems = check_install(notebooks) if not (args.reuse_env and _has_deepnotes()) else []
     results = [execute(nb) for nb in notebooks]
     for ok, line in results:
         print(("ok   " if ok else "FAIL ") + line)
