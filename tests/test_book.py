@@ -104,3 +104,23 @@ def test_ledger_tolerances_are_finite_and_meaningful(built_book):
         if c["tolerance"] in ("± 0", "± 0%"):
             assert re.fullmatch(r"-?\d+(/\d+)?", c["measured"]), c
         assert c["passed"] is True, c
+
+
+def test_reader_ready_copies_have_no_myst_left(built_book, root, tmp_path):
+    """The copies for Colab (make publish) resolve every role; their glued numbers are this build's."""
+    import json
+
+    import nbformat
+
+    from deepnotes.publish import leftover_markup, publish
+
+    written = publish(built_book.parent, tmp_path, root)
+    assert len(written) == len(list((root / "chapters").glob("*.ipynb")))
+    for path in written:
+        nb = nbformat.read(path, as_version=4)
+        assert leftover_markup(nb) == [], path.name
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        glue = json.loads((built_book.parent / "claims" / "glue" / f"{path.stem}.json").read_text())
+        source = (root / "chapters" / path.name).read_text(encoding="utf-8")
+        for key in re.findall(r"\{glue(?::\w*)?\}`([^`]+)`", source)[:5]:
+            assert glue[key] in text, (path.name, key)

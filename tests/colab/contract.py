@@ -301,7 +301,8 @@ def main() -> int:
             problems.append(line)
     for p in problems:
         print("error:", p, file=sys.stderr)
-    print(f"colab contract: {len(notebooks)} chapters, {len(problems)} problems")
+    failed = sum(not ok for ok, _ in results) + (len(problems) - sum(not ok for ok, _ in results))
+    print(f"colab-check: {len(results) - sum(not ok for ok, _ in results)} passed, {failed} failed")
     return 1 if problems else 0
 
 
