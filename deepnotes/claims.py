@@ -74,6 +74,7 @@ class Claim:
     margin: float | None
     passed: bool
     cell: int | None = None
+    volatile: bool = False
 
 
 _state: dict = {"chapter": None, "claims": {}}
@@ -252,6 +253,7 @@ def claim(
     kind: str | None = None,
     fmt: str = ".3g",
     show: bool = True,
+    volatile: bool = False,
 ):
     """Check a claim, record it in the ledger, glue its measured value and show a badge.
 
@@ -259,7 +261,9 @@ def claim(
     to 0, or a boolean), or ``measured`` with either ``expected`` and one of
     ``tol``/``rel``, or ``lower``/``upper`` bounds.  ``kind`` is one of
     :data:`KINDS`; it defaults to ``identity`` for identities and ``law``
-    otherwise.  Returns the measured value (or ``True`` for an identity).
+    otherwise.  ``volatile=True`` marks a claim on a wall-clock measurement,
+    whose number changes between runs (the determinism test skips its value,
+    not its verdict).  Returns the measured value (or ``True`` for an identity).
     Raises :class:`ClaimFailed` when the claim does not hold, and
     ``ValueError`` for a malformed call (an unknown kind, a zero tolerance on
     floats, a duplicate id).
@@ -315,6 +319,7 @@ def claim(
         margin=None if margin is None else round(margin, 4),
         passed=passed,
         cell=cell,
+        volatile=bool(volatile),
     )
     if not passed:
         raise ClaimFailed(
@@ -325,7 +330,7 @@ def claim(
     if identity is None:
         from .notebook import glue
 
-        glue(id, shown_m)
+        glue(id, shown_m, volatile=volatile)
     if show:
         _display(record)
     return value

@@ -19,20 +19,22 @@ def in_book_build() -> bool:
     return os.environ.get("DEEPNOTES_BUILD", "") == "1"
 
 
-def glue(name: str, value, fmt: str | None = None):
+def glue(name: str, value, fmt: str | None = None, *, volatile: bool = False):
     """Record ``value`` under ``name`` for the prose (``{glue:text}`name```).
 
     Delegates to ``myst_nb.glue`` with ``display=False``; ``fmt`` formats the
     value to text first (e.g. ``".2f"``), so the prose shows exactly the
     computed number.  Outside a myst-nb environment (plain Colab) the value is
-    simply returned.
+    simply returned.  ``volatile=True`` marks a number that legitimately
+    changes from run to run (a wall-clock time); every other glued number must
+    be identical when a chapter is executed twice (``tests/test_determinism.py``).
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(
             f"name must be letters, digits, '_' or '-' (starting with a letter), got {name!r}"
         )
     shown = format(value, fmt) if fmt is not None else value
-    _record(name, shown)
+    _record(name, shown, volatile)
     try:
         from myst_nb import glue as _glue
     except ImportError:  # Colab without the book toolchain: nothing to record into
@@ -41,7 +43,7 @@ def glue(name: str, value, fmt: str | None = None):
     return shown
 
 
-def _record(name: str, shown) -> None:
+def _record(name: str, shown, volatile: bool = False) -> None:
     """During a book build, keep the glued text per chapter for the reader-ready copies.
 
     Written to ``$DEEPNOTES_CLAIMS_DIR/glue/<chapter>.json`` (the chapter named by
@@ -62,6 +64,11 @@ def _record(name: str, shown) -> None:
     values = _GLUED.setdefault(chapter, {})
     values[name] = shown if isinstance(shown, str) else str(shown)
     path.write_text(json.dumps(values, indent=1, ensure_ascii=False), encoding="utf-8")
+    if volatile:
+        _VOLATILE.setdefault(chapter, set()).add(name)
+    marks = path.with_suffix(".volatile.json")
+    marks.write_text(json.dumps(sorted(_VOLATILE.get(chapter, ()))), encoding="utf-8")
 
 
 _GLUED: dict[str, dict[str, str]] = {}
+_VOLATILE: dict[str, set[str]] = {}
