@@ -294,9 +294,11 @@ def main() -> int:
     if not (args.reuse_env and PY.exists()):
         build_env()
     problems = check_install(notebooks) if not (args.reuse_env and _has_deepnotes()) else []
-    results = [execute(nb) for nb in notebooks]
-    for ok, line in results:
-        print(("ok   " if ok else "FAIL ") + line)
+    results = []
+    for nb in notebooks:
+        ok, line = execute(nb)
+        results.append((ok, line))
+        print(("ok   " if ok else "FAIL ") + line, flush=True)
         if not ok:
             problems.append(line)
     for p in problems:
