@@ -362,6 +362,7 @@ class LiveField:
             shading="flat",
         )
         ax.figure.colorbar(mesh, ax=ax, label=fig.zlabel)
+        ax.grid(False)  # the book style's grid would cross the cells
         ax.set_xscale("log" if fig.logx else "linear")
         ax.set_yscale("log" if fig.logy else "linear")
         ax.set_xlim(xe[0], xe[-1])

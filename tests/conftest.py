@@ -22,9 +22,23 @@ def root() -> Path:
 def built_book() -> Path:
     """Build the whole book once per session (every notebook executed, warnings are errors).
 
-    ``DEEPNOTES_PREBUILT=1`` reuses an existing ``_build/html`` (for iterating on
-    the browser test); the default rebuilds, so the test sees the current tree.
+    ``DEEPNOTES_BOOK_HTML=<dir>`` uses that built HTML folder instead, e.g. one
+    chapter's ``make page`` build (``_build/page-00-toolbox/_build/html``), so
+    the browser test can run on one chapter; ``DEEPNOTES_PREBUILT=1`` reuses an
+    existing ``_build/html``.  The default rebuilds, so the test sees the
+    current tree.
     """
+    given = os.environ.get("DEEPNOTES_BOOK_HTML")
+    if given:
+        html = Path(given)
+        if not html.is_absolute():
+            html = ROOT / html
+        if not (html / "index.html").is_file() or not (html / "_static").is_dir():
+            pytest.fail(
+                f"DEEPNOTES_BOOK_HTML={given!r} is not a built HTML folder (no index.html and "
+                "_static/ in it); build one with `make page NB=chapters/NN-name.ipynb`"
+            )
+        return html.resolve()
     html = ROOT / "_build" / "html"
     if os.environ.get("DEEPNOTES_PREBUILT") == "1" and (html / "index.html").exists():
         return html
