@@ -74,8 +74,9 @@ class Amos(torch.optim.Optimizer):
         params: parameters or param groups.  A group may override every option below;
             per-tensor ``eta`` and ``slot_shape`` are easiest with :func:`amos_param_groups`.
         lr: the global relative rate ``xi`` (jestimator's ``learning_rate``); any
-            ``torch.optim.lr_scheduler`` may schedule it.  README advice: ``1/sqrt(N)`` with
-            ``N`` the number of independent batches.
+            ``torch.optim.lr_scheduler`` may schedule it.  It may be left out when every
+            param group sets its own ``lr``.  README advice: ``1/sqrt(N)`` with ``N`` the
+            number of independent batches.
         eta: the model-oriented scale of the tensor's entries (its init std for kernels,
             0.5 for biases in jestimator's configs).  Required, positive.
         slot_shape: shape of ``v`` and ``b``: ``None`` full shape, ``()`` scalar, or a
@@ -87,13 +88,15 @@ class Amos(torch.optim.Optimizer):
         d_coef, c_coef: coefficients of the decay factors ``d`` and ``c`` (default 0.25).
         epsilon: floor of ``v`` (default 2^-125).
 
-    Slots are kept in float32 for half-precision parameters (2^-125 underflows in fp16).
+    Slots are kept in float32 for half-precision parameters (2^-125 underflows in fp16),
+    also across :meth:`load_state_dict`, which in plain PyTorch casts every floating slot to
+    the parameter's dtype.
     """
 
     def __init__(
         self,
         params,
-        lr: float,
+        lr: float | None = None,
         eta: float | None = None,
         *,
         slot_shape: tuple | None = None,
@@ -127,6 +130,8 @@ class Amos(torch.optim.Optimizer):
     @staticmethod
     def _check_group(group: dict) -> None:
         lr = group["lr"]
+        if lr is None:
+            raise ValueError("lr is required: pass lr= to Amos or set 'lr' in every param group")
         if not _is_number(lr) or not math.isfinite(lr) or lr < 0:
             raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
         eta = group["eta"]
@@ -154,6 +159,28 @@ class Amos(torch.optim.Optimizer):
             check_slot_shape(shape, param.shape)
         if shape is not None:
             group["slot_shape"] = tuple(int(s) for s in shape)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore a saved state, keeping the slots of half-precision parameters in float32.
+
+        ``torch.optim.Optimizer.load_state_dict`` casts every floating tensor in the state
+        to its parameter's dtype.  For an fp16 parameter that turns ``v`` into fp16, where the
+        floor ``epsilon = 2^-125`` underflows to 0, and a zero gradient then gives ``0 * inf =
+        nan``.  The saved slots are re-read here without that cast.
+        """
+        saved_state = state_dict["state"]
+        saved_ids = [pid for group in state_dict["param_groups"] for pid in group["params"]]
+        super().load_state_dict(state_dict)
+        params = [param for group in self.param_groups for param in group["params"]]
+        for pid, param in zip(saved_ids, params, strict=True):
+            if param.dtype not in _HALF or pid not in saved_state:
+                continue
+            for key in ("v", "b", "m"):
+                value = saved_state[pid].get(key)
+                if torch.is_tensor(value):
+                    self.state[param][key] = value.detach().to(
+                        device=param.device, dtype=torch.float32, copy=True
+                    )
 
     def _init_state(self, param: torch.Tensor, group: dict) -> dict:
         state = self.state[param]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -187,3 +188,38 @@ def train_classifier(
         train_ce = float(F.cross_entropy(model(xtr), ytr))
         test_acc = float((model(xte).argmax(1) == yte).float().mean())
     return {"train_ce": train_ce, "test_acc": test_acc}
+
+
+def window_means(values: torch.Tensor, edges) -> np.ndarray:
+    """Means of ``values[..., lo:hi]`` over consecutive windows ``edges[i]:edges[i+1]``.
+
+    ``values`` is (runs, steps); returns (runs, len(edges) - 1).  Chapter 3 averages the
+    noisy per-step ``q_t`` and ``p_t`` over geometrically growing windows.
+    """
+    edges = np.asarray(edges)
+    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"edges must be an increasing 1-D sequence of >= 2 steps, got {edges!r}")
+    if edges[0] < 0 or edges[-1] > values.shape[-1]:
+        raise ValueError(f"edges must lie in [0, {values.shape[-1]}], got {edges!r}")
+    arr = values.detach().cpu().double().numpy()
+    return np.stack(
+        [arr[..., lo:hi].mean(-1) for lo, hi in zip(edges[:-1], edges[1:], strict=True)], -1
+    )
+
+
+def p_distance_slopes(out: dict[str, torch.Tensor], edges) -> list:
+    """Per run, the log-log slope of the window means of ``p_t`` against ``|eps_t|``.
+
+    ``out`` is :func:`teacher_student`'s result.  Slope 1 is the hypothesis
+    ``p_t ∝ |eps_t|`` behind the inverse-time law (Chapter 3, "Testing the assumptions").
+    Windows whose mean ``p`` is not positive are left out of the fit.
+    """
+    from deepnotes.measure import loglog_slope
+
+    p_w = window_means(out["p"], edges)
+    e_w = window_means(out["eps2"][:, :-1].sqrt(), edges)
+    fits = []
+    for e_run, p_run in zip(e_w, p_w, strict=True):
+        keep = p_run > 0
+        fits.append(loglog_slope(e_run[keep], p_run[keep]))
+    return fits

@@ -5,6 +5,7 @@ dependencies.  Each adapter module imports its package lazily, inside a function
 and fails with an ``ImportError`` naming the missing package and how to install it:
 
 * :mod:`deepnotes.reference.torchscale`: microsoft/torchscale (DeepNorm, Chapter 1).
+* :mod:`deepnotes.reference.jestimator`: google-research/jestimator (Amos, Chapter 3).
 
 Importing this package imports none of them.
 """

@@ -58,9 +58,26 @@ def distance_expansion_dropped() -> sp.Expr:
 
 
 # ---------------------------------------------------------------- step 2: balance and q
+def second_order_bracket() -> sp.Expr:
+    """The ``O(h^2)`` part of the expansion: ``alpha^2 |u|^2 - 2 rho theta.eps`` (eq. 4).
+
+    Read off the series in the bookkeeping symbol ``h`` (``alpha = h a``, ``rho = h^2 r``)
+    as the coefficient of ``h^2``, not typed.
+    """
+    scaled = distance_expansion_exact().subs({alpha: h * a, rho: h**2 * r})
+    bracket = sp.expand(scaled).coeff(h, 2) * h**2
+    return sp.expand(bracket.subs(h, 1).subs({a: alpha, r: rho}))
+
+
 def balance_condition() -> sp.Eq:
-    """The bracket of eq. (4) set to zero: ``alpha^2 |u|^2 = 2 rho theta.eps`` (eq. 5)."""
-    return sp.Eq(alpha**2 * U2, 2 * rho * te)
+    """The bracket of eq. (4) set to zero (eq. 5): the decay pays for the step-size term.
+
+    ``second_order_bracket() = 0`` split into its positive part and the decay's part, so
+    that it reads ``alpha^2 |u|^2 = 2 rho theta.eps``.
+    """
+    bracket = second_order_bracket()
+    decay_part = -sp.Add(*[term for term in bracket.args if term.has(rho)])
+    return sp.Eq(sp.expand(bracket + decay_part), decay_part)
 
 
 def balance_condition_with_q() -> sp.Eq:

@@ -1,21 +1,26 @@
 """Chapter 3: ``deepnotes.optim.Amos`` against the official ``jestimator.amos`` (JAX, float64).
 
 Shared by ``tests/test_amos_jestimator.py`` (several option sets, ``DEFAULT_STEPS``) and the
-chapter's notebook (one short run).  JAX and jestimator are imported lazily, so importing
-``deepnotes.optim`` never needs them; they are pinned reference packages
-(``pip install "jax[cpu]" jestimator==0.3.3``).
+chapter's notebook (one short run).  JAX, optax and jestimator are imported lazily, inside
+the functions, so importing this module needs none of them; a missing one raises an
+``ImportError`` that names it and the install command (:data:`INSTALL`).  The comparison
+switches JAX to float64 only while it runs and restores the previous setting.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
-from .amos import Amos
+from deepnotes.optim.amos import Amos
+
+#: How to install the reference packages.
+INSTALL = 'pip install "jax[cpu]" jestimator==0.3.3'
 
 #: Agreement required between the two implementations in float64: the largest absolute
 #: parameter difference over a run, and the relative tolerances on the ``v`` and ``b`` slots.
@@ -36,14 +41,31 @@ def import_jestimator_amos() -> Any:
 
     jestimator 0.3.3's ``__init__`` imports ``amos_helper``, which does
     ``from jax.experimental.pjit import PartitionSpec``; newer JAX moved that name to
-    ``jax.sharding``.  Alias it back before importing.
+    ``jax.sharding``.  Alias it back before importing.  Raises ``ImportError`` naming the
+    missing package when JAX or jestimator is not installed.
     """
-    import jax
+    jax = _require("jax")
+    _require("optax")
+    _require("jestimator")  # find_spec only: its __init__ needs the alias below
     import jax.experimental.pjit as pjit_module
 
     if not hasattr(pjit_module, "PartitionSpec"):
         pjit_module.PartitionSpec = jax.sharding.PartitionSpec
     return importlib.import_module("jestimator.amos")
+
+
+def _require(name: str) -> Any:
+    """Import ``name`` (or only locate ``jestimator``), or fail naming it and :data:`INSTALL`."""
+    missing = importlib.util.find_spec(name) is None
+    if not missing and name != "jestimator":
+        return importlib.import_module(name)
+    if missing:
+        raise ImportError(
+            f"the jestimator cross-check needs the package {name!r}, which is not "
+            f"installed: {INSTALL}",
+            name=name,
+        )
+    return None
 
 
 def _is_amos_state(node: Any) -> bool:
@@ -72,19 +94,34 @@ def compare_with_jestimator(
     ``theta_t = theta_{t-1} - d_t (xi eta g_t / sqrt(v_hat_t) + (gamma_t / 2 + extra_l2) theta_{t-1})``.
 
     Returns ``param`` (the largest absolute parameter difference over all steps) and
-    ``v``, ``b`` (the largest relative slot difference at the end).
+    ``v``, ``b`` (the largest relative slot difference at the end).  Raises
+    ``FloatingPointError`` as soon as either implementation holds a NaN or infinity (checked
+    after every step), and ``ImportError`` naming a missing reference package.
     """
     if not xi > 0:
         raise ValueError(f"xi must be positive, got {xi!r}")
     if not (isinstance(steps, int) and steps > 0):
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    amos = import_jestimator_amos()
     import jax
 
+    previous_x64 = bool(jax.config.jax_enable_x64)
     jax.config.update("jax_enable_x64", True)
+    try:
+        return _compare(
+            amos, xi, steps, beta, momentum, clip_value, extra_l2, d_coef, c_coef, schedule, seed
+        )
+    finally:
+        jax.config.update("jax_enable_x64", previous_x64)
+
+
+def _compare(
+    amos, xi, steps, beta, momentum, clip_value, extra_l2, d_coef, c_coef, schedule, seed
+) -> dict[str, float]:
+    import jax
     import jax.numpy as jnp
     import optax
 
-    amos = import_jestimator_amos()
     rng = np.random.default_rng(seed)
     params = {n: rng.normal(size=s) * ETAS[n] for n, s in SHAPES.items()}
     grads = [{n: rng.normal(size=s) * (1 + i % 7) for n, s in SHAPES.items()} for i in range(steps)]
@@ -127,8 +164,8 @@ def compare_with_jestimator(
     # first step); a LambdaLR evaluated before step t sees last_epoch = t - 1.
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: schedule(e + 1)) if schedule else None
 
-    worst = 0.0
-    for g in grads:
+    worst = np.float64(0.0)
+    for step, g in enumerate(grads, start=1):
         jparams, jstate = jax_step(jparams, jstate, {n: jnp.asarray(v) for n, v in g.items()})
         for n in SHAPES:
             tparams[n].grad = torch.tensor(g[n], dtype=torch.float64)
@@ -136,15 +173,28 @@ def compare_with_jestimator(
         if sched is not None:
             sched.step()
         for n in SHAPES:
-            diff = np.abs(np.asarray(jparams[n]) - tparams[n].detach().numpy())
-            worst = max(worst, float(diff.max()))
+            theirs = np.asarray(jparams[n])
+            ours = tparams[n].detach().numpy()
+            _check_finite(f"jestimator's {n!r}", theirs, step)
+            _check_finite(f"our {n!r}", ours, step)
+            # np.maximum propagates NaN (Python's max(0.0, nan) is 0.0)
+            worst = np.maximum(worst, np.max(np.abs(theirs - ours)))
     amos_state = next(
         s for s in jax.tree_util.tree_leaves(jstate, is_leaf=_is_amos_state) if _is_amos_state(s)
     )
-    rel = {"v": 0.0, "b": 0.0}
+    rel = {"v": np.float64(0.0), "b": np.float64(0.0)}
     for n in SHAPES:
         st = opt.state[tparams[n]]
         for slot in rel:
             ours, theirs = st[slot].numpy(), np.asarray(getattr(amos_state, slot)[n])
-            rel[slot] = max(rel[slot], float(np.max(np.abs(ours - theirs) / np.abs(theirs))))
-    return {"param": worst, **rel}
+            _check_finite(f"our slot {slot} of {n!r}", ours, steps)
+            _check_finite(f"jestimator's slot {slot} of {n!r}", theirs, steps)
+            scale = np.maximum(np.abs(theirs), np.finfo(np.float64).tiny)  # 0/0 -> 0
+            rel[slot] = np.maximum(rel[slot], np.max(np.abs(ours - theirs) / scale))
+    return {"param": float(worst), **{slot: float(val) for slot, val in rel.items()}}
+
+
+def _check_finite(what: str, values: np.ndarray, step: int) -> None:
+    """Fail when a NaN or infinity appears: a difference with NaN must never pass."""
+    if not np.all(np.isfinite(values)):
+        raise FloatingPointError(f"{what} parameters are not finite after step {step}")
