@@ -578,3 +578,14 @@ def test_field_live_redraws_with_a_fixed_colour_scale():
         assert centre.get_xdata()[0] == cval
         plt.close(fig)
     assert len(limits) == 1, "the colour scale must not change with the sliders"
+
+
+def test_field_docstring_example_runs():
+    import textwrap
+
+    from deepnotes import viz_field
+
+    code = textwrap.dedent(viz_field.explore_field.__doc__.split("Example")[1].split("::\n", 1)[1])
+    namespace: dict = {}
+    exec(code, namespace)  # noqa: S102 - our own docstring
+    assert "bump" in namespace
