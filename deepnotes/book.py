@@ -13,6 +13,12 @@
   ``deepnotes-claims`` directive renders those files as the appendix "What this
   book checks" once every notebook has executed (at ``doctree-resolved``, so the
   page never re-runs anything).
+* Labels citations the same way in the text and in every bibliography: the
+  pybtex style ``deepnotes`` (``bibtex_default_style`` in ``_config.yml``, with
+  ``bibtex_reference_style: label``) gives each entry an author-year label such
+  as ``Su, 2022a``, with the letter fixed over the whole bib file
+  (:func:`deepnotes.publish.author_year_labels`, which the Colab copies use too),
+  so the text, a chapter's own References and the book's bibliography agree.
 """
 
 from __future__ import annotations
@@ -217,8 +223,57 @@ def _start_ledger(app) -> None:
     os.environ["DEEPNOTES_CLAIMS_DIR"] = str(claims_dir(app))
 
 
+# --------------------------------------------------------------------------- citations
+
+#: ``key -> label`` over every bib file of the book, set when the builder starts.
+_CITATION_LABELS: dict[str, str] = {}
+
+
+def _load_citation_labels(app) -> None:
+    """The labels of :func:`deepnotes.publish.author_year_labels`, so Colab copies match."""
+    from deepnotes.publish import author_year_labels, bib_entries
+
+    entries = {}
+    for bibfile in app.config.bibtex_bibfiles:
+        entries.update(bib_entries(Path(app.srcdir) / bibfile))
+    _CITATION_LABELS.clear()
+    _CITATION_LABELS.update(author_year_labels(entries))
+
+
+def _register_citation_style() -> None:
+    from pybtex.plugin import register_plugin
+    from pybtex.style.formatting.alpha import Style as AlphaStyle
+    from pybtex.style.labels.alpha import LabelStyle as AlphaLabels
+    from pybtex.style.sorting import BaseSortingStyle
+
+    class LabelStyle(AlphaLabels):
+        """The book-wide labels of ``_CITATION_LABELS`` (alpha labels for unknown keys)."""
+
+        def format_labels(self, sorted_entries):
+            sorted_entries = list(sorted_entries)
+            fallback = list(super().format_labels(sorted_entries))
+            for entry, other in zip(sorted_entries, fallback, strict=True):
+                yield _CITATION_LABELS.get(entry.key, other)
+
+    class SortingStyle(BaseSortingStyle):
+        """Bibliographies in label order, so Su 2022a comes before Su 2022b."""
+
+        def sorting_key(self, entry):
+            return (_CITATION_LABELS.get(entry.key, entry.key).lower(), entry.key)
+
+    class Style(AlphaStyle):
+        default_label_style = "deepnotes"
+        default_sorting_style = "deepnotes"
+
+    register_plugin("pybtex.style.labels", "deepnotes", LabelStyle, force=True)
+    register_plugin("pybtex.style.sorting", "deepnotes", SortingStyle, force=True)
+    register_plugin("pybtex.style.formatting", "deepnotes", Style, force=True)
+
+
 def setup(app):
     os.environ["DEEPNOTES_BUILD"] = "1"
+    _register_citation_style()
+    app.connect("builder-inited", _load_citation_labels)
     app.add_node(_PLACEHOLDER)
     app.add_directive("deepnotes-claims", _DIRECTIVE)
     app.add_css_file(STYLESHEET)

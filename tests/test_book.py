@@ -124,3 +124,22 @@ def test_reader_ready_copies_have_no_myst_left(built_book, root, tmp_path):
         source = (root / "chapters" / path.name).read_text(encoding="utf-8")
         for key in re.findall(r"\{glue(?::\w*)?\}`([^`]+)`", source)[:5]:
             assert glue[key] in text, (path.name, key)
+
+
+def test_citation_labels_match_the_bibliography(built_book):
+    """Each in-text citation shows the label of the entry it links to, on its page or another."""
+    entry = re.compile(
+        r'<div class="citation" id="([\w-]+)"[^>]*>\s*<span class="label">'
+        r'<span class="fn-bracket">\[</span>(?:<a[^>]*>)?([^<]+)<'
+    )
+    pages = {p.resolve(): p.read_text(encoding="utf-8") for p in built_book.rglob("*.html")}
+    labels = {p: dict(entry.findall(text)) for p, text in pages.items()}
+    link = re.compile(r'<a class="reference internal" href="([^"#]*)#([\w-]+)"[^>]*>([^<]+)</a>')
+    checked = 0
+    for page, text in pages.items():
+        for href, target, shown in link.findall(text):
+            where = (page.parent / href).resolve() if href else page
+            if target in labels.get(where, {}):
+                assert shown == labels[where][target], (page.name, shown, labels[where][target])
+                checked += 1
+    assert checked >= 3, "no in-text citation was found with its bibliography entry"
