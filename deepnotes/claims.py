@@ -340,7 +340,7 @@ def claim(
 
 
 def _badge_html(c: Claim) -> str:
-    if c.kind == "identity":
+    if c.tolerance == "exact":  # checked with identity= (kind identity or closed-form)
         numbers = "holds symbolically"
     else:
         numbers = f"measured {c.measured}, expected {c.expected}"

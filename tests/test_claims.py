@@ -203,3 +203,18 @@ def test_a_broken_claim_fails_nbval_and_names_itself(tmp_path):
     assert "deliberately-broken" in proc.stdout and "two plus two is five" in proc.stdout, (
         proc.stdout[-3000:]
     )
+
+
+def test_symbolic_badges_say_holds_whatever_the_kind():
+    """A closed form checked with identity= shows "holds symbolically", not a measured value."""
+    from deepnotes.claims import _badge_html
+
+    x = sp.Symbol("x")
+    claim(
+        "closed",
+        "a derived closed form",
+        identity=sp.expand((x + 1) ** 2) - (x**2 + 2 * x + 1),
+        kind="closed-form",
+    )
+    (c,) = claims.ledger()
+    assert "holds symbolically" in _badge_html(c) and "measured" not in _badge_html(c)
