@@ -179,8 +179,9 @@ class EMACodebook(torch.nn.Module):
 def kmeans(x: torch.Tensor, n_code: int, steps: int = 10, generator=None) -> torch.Tensor:
     """Lloyd's k-means on the rows of ``x`` ``(N, d)``: ``n_code`` centres after ``steps`` rounds.
 
-    Starts from ``n_code`` distinct rows drawn at random; an empty cluster
-    keeps its previous centre.
+    Seeded by k-means++ (each new centre drawn with probability proportional to
+    the squared distance to the nearest centre so far); an empty cluster keeps
+    its previous centre.
     """
     x = _tensor("x", x).detach()
     if x.dim() != 2:
@@ -189,7 +190,17 @@ def kmeans(x: torch.Tensor, n_code: int, steps: int = 10, generator=None) -> tor
     steps = positive_int("steps", steps)
     if n_code > x.shape[0]:
         raise ValueError(f"n_code = {n_code} exceeds the {x.shape[0]} rows of x")
-    centres = x[torch.randperm(x.shape[0], generator=generator)[:n_code]].clone()
+    first = torch.randint(0, x.shape[0], (1,), generator=generator)
+    centres = [x[first[0]]]
+    nearest = (x - centres[0]).pow(2).sum(-1)
+    for _ in range(1, n_code):
+        weights = nearest.clamp_min(0).double()
+        if not weights.sum() > 0:  # every row sits on a centre: take any
+            weights = torch.ones_like(weights)
+        pick = torch.multinomial(weights, 1, generator=generator)[0]
+        centres.append(x[pick])
+        nearest = torch.minimum(nearest, (x - x[pick]).pow(2).sum(-1))
+    centres = torch.stack(centres).clone()
     for _ in range(steps):
         z = torch.cdist(x, centres).argmin(-1)
         onehot = F.one_hot(z, n_code).to(x.dtype)
