@@ -266,6 +266,19 @@ _IMAGES = """async () => {
     });
 }"""
 
+_WIDE_FIGURES = """() => {
+    const article = document.querySelector('article.bd-article') || document.body;
+    const box = article.getBoundingClientRect();
+    const cs = getComputedStyle(article);
+    const edge = box.right - parseFloat(cs.paddingRight);
+    const column = edge - box.left - parseFloat(cs.paddingLeft);
+    return Array.from(document.querySelectorAll('.deepnotes-figure')).map((f, k) => {
+        const svg = f.querySelector('svg');
+        const r = svg ? svg.getBoundingClientRect() : f.getBoundingClientRect();
+        return {k: k, width: r.width, right: r.right, column: column, edge: edge};
+    }).filter(f => f.right > f.edge + 1);
+}"""
+
 _CONTROLS = """(fid) => {
     const el = document.getElementById(fid);
     return Array.from(el.querySelectorAll('.vega-bind')).map((b, k) => {
@@ -376,6 +389,12 @@ def _audit_page(page, server: str, built_book: Path, rel: str, report: dict) -> 
             report["alt"].append(
                 f"{what}: its figure caption is not numbered (caption {img['caption']!r:.60})"
             )
+
+    for wide in page.evaluate(_WIDE_FIGURES):
+        report["size"].append(
+            f"{rel}: explorer {wide['k'] + 1} is {wide['width']:.0f} px wide, wider than the"
+            f" {wide['column']:.0f} px text column"
+        )
 
     fids = page.evaluate(
         "Array.from(document.querySelectorAll('.deepnotes-figure')).map(e => e.id)"
