@@ -468,7 +468,8 @@ def explore_field(
     lines); ``points`` maps a label to a pair of expressions ``(x, y)`` in the
     numeric sliders (markers, e.g. intersections that move with a slider).
     Both are evaluated in the browser on the static page.  ``colors`` maps
-    each line and point label to a colour (else the palette in order);
+    each line and point label to a colour (else the palette in order; pick
+    colours that stand out on ``cmap``, e.g. black and white on ``RdBu``);
     ``cmap`` is one of :data:`CMAPS` (``_r`` reverses it).  Each control shows
     its current value beside it.
 

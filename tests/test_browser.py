@@ -363,7 +363,10 @@ def _audit_page(page, server: str, built_book: Path, rel: str, report: dict) -> 
     page.wait_for_timeout(200)
 
     for img in page.evaluate(_IMAGES):
-        what = f"{rel}: image {img['k'] + 1} ({img['src'].rsplit('/', 1)[-1][:24]}...)"
+        name = img["caption"] or img["alt"] or ""
+        if not name or FILE_NAME.search(name.strip()):
+            name = img["src"].rsplit("/", 1)[-1][:24] + "..."
+        what = f"{rel}: image {img['k'] + 1} ({name[:60]!r})"
         if not img["natural"]:
             report["size"].append(f"{what}: did not load")
         else:
