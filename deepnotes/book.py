@@ -124,13 +124,14 @@ def claims_html(ledgers: dict[str, list[dict]], link, titles: dict[str, str]) ->
 
     esc = html.escape
     rows = [(ch, c) for ch, claims in ledgers.items() for c in claims]
+    chapters = "chapter" if len(ledgers) == 1 else "chapters"
     out = [
-        f"<p>{len(rows)} claims in {len(ledgers)} chapters, each checked when its chapter runs.</p>"
+        f"<p>{len(rows)} claims in {len(ledgers)} {chapters}, each checked when its chapter runs.</p>"
     ]
     by_kind = Counter((ch, c["kind"]) for ch, c in rows)
     head = "".join(f"<th>{k}</th>" for k in KINDS)
     body = "".join(
-        f"<tr><td>{esc(titles.get(ch, ch))}</td>"
+        f"<tr><td><a href='#claims-{esc(ch)}'>{esc(titles.get(ch, ch))}</a></td>"
         + "".join(f"<td>{by_kind[(ch, k)]}</td>" for k in KINDS)
         + f"<td>{len(ledgers[ch])}</td></tr>"
         for ch in ledgers
@@ -139,7 +140,10 @@ def claims_html(ledgers: dict[str, list[dict]], link, titles: dict[str, str]) ->
         '<table class="table deepnotes-claims-table" id="claims-counts"><thead><tr><th>chapter</th>'
         f"{head}<th>all</th></tr></thead><tbody>{body}</tbody></table>"
     )
-    close = sorted((c["margin"], ch, c) for ch, c in rows if c["margin"] is not None)[:10]
+    close = sorted(  # key: equal margins must not fall through to comparing dicts
+        ((c["margin"], ch, c) for ch, c in rows if c["margin"] is not None),
+        key=lambda t: (t[0], t[1]),
+    )[:10]
     out.append("<h2 id='closest-to-failing'>Closest to failing</h2>")
     out.append(
         "<p>The ten claims with the least margin: the fraction of its allowance that a measurement "
@@ -156,20 +160,24 @@ def _table(rows, link, titles, show_chapter: bool) -> str:
     esc = html.escape
     cols = ["claim", "kind", "expected", "measured", "tolerance", "margin"]
     if show_chapter:
-        cols.insert(0, "chapter")
+        cols.insert(0, "ch.")
     head = "".join(f"<th>{c}</th>" for c in cols)
     body = []
     for ch, c in rows or []:
         cells = []
-        if show_chapter:
-            cells.append(esc(titles.get(ch, ch)))
+        if show_chapter:  # the chapter's number, its title on hover
+            number = str(int(ch[:2])) if ch[:2].isdigit() else ch
+            cells.append(
+                f'<a href="#claims-{esc(ch)}" title="{esc(titles.get(ch, ch))}">{number}</a>'
+            )
+        symbolic = c["tolerance"] == "exact"
         cells += [
             f'<a href="{esc(link(ch, c["id"]))}">{esc(c["statement"])}</a>',
             esc(c["kind"]),
-            esc(str(c["expected"])),
-            esc(str(c["measured"])),
-            esc(str(c["tolerance"])),
-            _margin_text(c["margin"]),
+            "—" if symbolic else esc(str(c["expected"])),
+            "proved" if symbolic else esc(str(c["measured"])),
+            "symbolic" if symbolic else esc(str(c["tolerance"])),
+            "—" if c["margin"] is None else _margin_text(c["margin"]),
         ]
         body.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
     return (

@@ -150,7 +150,7 @@ def test_appendix_html_lists_every_claim(fresh_ledger):
     assert page.count('href="99-test.html#claim-b"') == 2
     closest = page.split("closest-to-failing")[1]
     assert closest.index("claim-b") < closest.index("claim-a")
-    assert "2 claims in 1 chapters" in page
+    assert "2 claims in 1 chapter," in page
 
 
 def _notebook_with(source: str) -> nbformat.NotebookNode:
