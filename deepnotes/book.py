@@ -42,6 +42,9 @@ CSS = """
 .deepnotes-claim-mark { color: #2d6a4f; font-weight: bold; }
 .deepnotes-claim-numbers { color: #40534a; }
 .deepnotes-claims-table td, .deepnotes-claims-table th { font-size: 0.85em; vertical-align: top; }
+/* Code at 13 px: 79 columns (the notebooks' ruff line length) fit the 690 px text column,
+   solution boxes included, so no code block scrolls sideways (tests/test_browser.py). */
+div.cell_input pre, div.highlight pre { font-size: 13px; }
 """
 
 
