@@ -9,8 +9,9 @@ Row-vector convention of the article: a layer maps ``x`` (batch x width) to ``x 
 * :func:`measure_chain` -- forward ratio, backward ratio, parameter-gradient norm and the
   one-step SGD loss change (Chapter 2, "increment explosion").
 * :func:`hessian_top_eigenvalue` -- power iteration on Hessian-vector products (sharpness).
-* :func:`log_amplification` -- Monte Carlo of ``v <- v + eps v J_l`` in 1-D and high-D
-  (Chapter 2, "small enough").
+* :func:`log_amplification`, :func:`amplification_sweep` -- Monte Carlo of
+  ``v <- v + eps v J_l`` with aligned and random ``J_l`` (Chapter 2, "small enough").
+* :func:`relative_error` -- ``|measured / expected - 1|`` that refuses NaN (checks must fail).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -29,14 +31,17 @@ __all__ = [
     "ResidualChain",
     "check_depth",
     "depth_sweep",
+    "discriminating",
     "check_eps",
     "chain_loss",
     "chain_problem",
     "hessian_top_eigenvalue",
+    "amplification_sweep",
     "log_amplification",
     "make_chain",
     "measure_chain",
     "orthogonal",
+    "relative_error",
 ]
 
 
@@ -283,6 +288,30 @@ def hessian_top_eigenvalue(
     return rayleigh
 
 
+def _branch_output(
+    v: torch.Tensor,
+    kind: str,
+    method: str,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """``v J_l`` for one layer, for a unit-norm batch of row vectors ``v``.
+
+    ``"aligned"``: ``J_l = I``, the branch copies the stream (``f(x) = x``);
+    ``"random"``: ``J_l`` with i.i.d. ``N(0, 1/width)`` entries, drawn as a
+    matrix (``method="matrix"``) or, using that ``v J_l ~ N(0, I / width)``
+    for a unit ``v``, as the product vector itself (``method="vector"``).
+    """
+    if kind == "aligned":
+        return v
+    width = v.shape[1]
+    scale = 1.0 / math.sqrt(width)
+    if method == "matrix":
+        jac = torch.randn(width, width, generator=generator, dtype=v.dtype)
+        return v @ (jac * scale)
+    noise = torch.randn(v.shape, generator=generator, dtype=v.dtype)
+    return scale * noise
+
+
 def log_amplification(
     eps: float,
     depth: int,
@@ -295,13 +324,15 @@ def log_amplification(
 ) -> torch.Tensor:
     """Monte Carlo ``log(||v_N||^2 / ||v_0||^2)`` for ``v <- v + eps v J_l`` (Chapter 2).
 
-    ``kind="aligned"``: ``J_l = I`` (the 1-D worst case, exactly ``(1 + eps)**(2N)``);
-    ``kind="random"``: a fresh ``J_l`` with i.i.d. ``N(0, 1/width)`` entries per layer, whose
-    expected squared-norm factor is ``(1 + eps**2)**N``.  ``method="matrix"`` draws each
-    ``J_l`` (one per layer, applied to ``trials`` vectors); ``method="vector"`` uses that
-    ``v J_l`` for a fresh Gaussian ``J_l`` is exactly ``N(0, ||v||^2 / width I)`` and draws that
-    vector instead (same law, ``width`` times cheaper).  The norm is renormalised every layer, so
-    no overflow.  Returns one float64 value per trial.
+    Both kinds iterate the map layer by layer and measure the norm:
+    ``kind="aligned"``: ``J_l = I`` (the branch points along the stream, the 1-D worst case,
+    whose squared-norm factor is ``(1 + eps)**(2N)``); ``kind="random"``: a fresh ``J_l`` with
+    i.i.d. ``N(0, 1/width)`` entries per layer, whose expected squared-norm factor is
+    ``(1 + eps**2)**N``.  ``method="matrix"`` draws each ``J_l`` (one per layer, applied to
+    ``trials`` vectors); ``method="vector"`` uses that ``v J_l`` for a fresh Gaussian ``J_l``
+    is exactly ``N(0, ||v||^2 / width I)`` and draws that vector instead (same law, ``width``
+    times cheaper).  The norm is renormalised every layer, so no overflow.  Returns one
+    float64 value per trial.
     """
     eps = check_eps(eps)
     depth = check_depth(depth)
@@ -311,22 +342,99 @@ def log_amplification(
         raise ValueError(f"kind must be 'aligned' or 'random', got {kind!r}")
     if method not in ("matrix", "vector"):
         raise ValueError(f"method must be 'matrix' or 'vector', got {method!r}")
-    if kind == "aligned":
-        return torch.full((trials,), 2 * depth * math.log1p(eps), dtype=torch.float64)
     v = torch.randn(trials, width, generator=generator, dtype=torch.float64)
     v = v / v.norm(dim=1, keepdim=True)
     log_ratio = torch.zeros(trials, dtype=torch.float64)
-    scale = 1.0 / math.sqrt(width)
     for _ in range(depth):
-        if method == "matrix":
-            jac = torch.randn(width, width, generator=generator, dtype=torch.float64) * scale
-            v = v + eps * (v @ jac)
-        else:  # ||v|| = 1 here
-            v = v + eps * scale * torch.randn(trials, width, generator=generator, dtype=v.dtype)
+        v = v + eps * _branch_output(v, kind, method, generator)
         norm = v.norm(dim=1, keepdim=True)
         log_ratio += 2 * torch.log(norm.squeeze(1))
         v = v / norm
     return log_ratio
+
+
+def amplification_sweep(
+    ps: Sequence[float],
+    depths: Sequence[int],
+    width: int = 128,
+    trials: int = 64,
+    kinds: Sequence[str] = ("random", "aligned"),
+    *,
+    method: str = "matrix",
+    generator: torch.Generator | None = None,
+) -> list[dict]:
+    """:func:`log_amplification` with ``eps = N**-p`` for every ``p``, depth and kind.
+
+    One row per setting: ``p``, ``N``, ``kind``, ``ratio`` (the Monte Carlo mean of
+    ``||v_N||^2 / ||v_0||^2``) and ``median``.  Chapter 2, section "small enough".
+    """
+    if not ps or not depths or not kinds:
+        raise ValueError("ps, depths and kinds must each list at least one value")
+    rows = []
+    for p in ps:
+        p = check_eps(p, "ps")
+        for depth in depths:
+            depth = check_depth(depth, "depths")
+            for kind in kinds:
+                log_r = log_amplification(
+                    depth ** (-p),
+                    depth,
+                    width,
+                    kind,
+                    trials,
+                    method=method,
+                    generator=generator,
+                )
+                rows.append(
+                    {
+                        "p": p,
+                        "N": depth,
+                        "kind": kind,
+                        "ratio": float(log_r.exp().mean()),
+                        "median": float(log_r.median().exp()),
+                    }
+                )
+    return rows
+
+
+def discriminating(law, rel: float):
+    """Which entries of a predicted ratio ``law`` a relative tolerance ``rel`` can tell from 1.
+
+    A measurement within ``rel`` of the law is evidence for it over "no growth" (a ratio of 1)
+    only where the band ``|r / law - 1| <= rel`` excludes 1, i.e. ``|1 / law - 1| > rel``.
+    Returns a boolean NumPy array (Chapter 2: rows of ``eps = 1/N`` beyond the first few
+    depths cannot tell ``(1 + 1/N**2)**N`` from 1).
+    """
+    law = np.asarray(law, dtype=np.float64)
+    rel = float(rel)
+    if not math.isfinite(rel) or rel <= 0:
+        raise ValueError(f"rel must be a finite number > 0, got {rel!r}")
+    if not np.all(np.isfinite(law) & (law > 0)):
+        raise ValueError(f"law must hold finite positive ratios, got {law.tolist()}")
+    return np.abs(1.0 / law - 1.0) > rel
+
+
+def relative_error(measured, expected, name: str = "measured"):
+    """``|measured / expected - 1|`` as a float64 NumPy array, every entry finite (Chapter 2).
+
+    A check must be able to fail: NaN propagates through NumPy's reductions, but Python's
+    ``max`` and pandas' ``Series.max`` drop it (``max(0.0, nan) == 0.0``), so this raises
+    ``ValueError`` naming ``name`` when any entry of either input, or of the error, is not
+    finite, or the shapes differ.
+    """
+    m = np.asarray(measured, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    if m.shape != e.shape:
+        raise ValueError(f"{name} has shape {m.shape}, expected has shape {e.shape}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        err = np.abs(m / e - 1.0)
+    bad = np.flatnonzero(~(np.isfinite(m) & np.isfinite(e) & np.isfinite(err)))
+    if bad.size:
+        raise ValueError(
+            f"{name} is not finite (or expected is 0 or not finite) at positions "
+            f"{bad.tolist()}: {m.ravel()[bad].tolist()}"
+        )
+    return err
 
 
 def depth_sweep(
@@ -337,7 +445,7 @@ def depth_sweep(
     seeds: int = 2,
     lr: float = 1e-3,
     *,
-    loss: str = "linear",
+    loss: str | Sequence[str] = "linear",
     dtype: torch.dtype = torch.float32,
 ) -> list[dict]:
     """:func:`measure_chain` for every model name, depth and seed (Chapter 2, the table).
@@ -345,9 +453,14 @@ def depth_sweep(
     Seed ``s`` at depth ``N`` draws the problem from ``1000 s + N`` first, so every model sees
     the same inputs, readout and targets.  Each row also holds ``one_layer``, the squared norm
     ``||x_0^T dL/dh||^2`` of a single layer's gradient on that problem, the unit of ``grad_sq``.
+    ``loss`` may list several of :data:`LOSSES`: each is measured on the same chain and
+    problem, one row per loss, named in the row's ``objective``.
     """
     if not names:
         raise ValueError("names must list at least one model")
+    objectives = [loss] if isinstance(loss, str) else list(loss)
+    if not objectives or any(o not in LOSSES for o in objectives):
+        raise ValueError(f"loss must be one of {LOSSES} or a list of them, got {loss!r}")
     depths = [check_depth(n, "depths") for n in depths]
     seeds = check_depth(seeds, "seeds")
     rows = []
@@ -357,11 +470,20 @@ def depth_sweep(
                 gen = torch.Generator().manual_seed(1000 * seed + depth)
                 problem = chain_problem(width, batch, generator=gen, dtype=dtype)
                 model = make_chain(name, width, depth, generator=gen, dtype=dtype)
-                h = problem["x"].clone().requires_grad_(True)
-                (grad_h,) = torch.autograd.grad(chain_loss(h, problem, loss), h)
-                one_layer = float((problem["x"].double().T @ grad_h.double()).pow(2).sum())
-                row = measure_chain(model, problem, lr, loss)
-                rows.append(
-                    {"model": name, "N": depth, "seed": seed, "one_layer": one_layer, **row}
-                )
+                for objective in objectives:
+                    h = problem["x"].clone().requires_grad_(True)
+                    (grad_h,) = torch.autograd.grad(chain_loss(h, problem, objective), h)
+                    x0 = problem["x"].double()
+                    one_layer = float((x0.T @ grad_h.double()).pow(2).sum())
+                    row = measure_chain(model, problem, lr, objective)
+                    rows.append(
+                        {
+                            "model": name,
+                            "N": depth,
+                            "seed": seed,
+                            "objective": objective,
+                            "one_layer": one_layer,
+                            **row,
+                        }
+                    )
     return rows

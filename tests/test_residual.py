@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import sympy as sp
 
+from deepnotes import claims as dn_claims
 from deepnotes.theory import residual as R
 
 N = R.DEPTH
@@ -61,7 +63,22 @@ def test_plain_chain_gain_forced_to_one():
     assert R.stable_positive_gains() == [1]
     for depth in (1, 3, 100):
         assert R.stable_positive_gains(sp.Integer(depth)) == [1]
-    assert R.chain_gradient_scale(sp.Integer(1)) == 1  # no depth left in the gradient
+
+
+def test_plain_chain_gradient_is_derived_and_depth_free_at_the_stable_gain():
+    """The closed form g**(N-1) against SymPy's derivative of a chain (not typed twice)."""
+    g = sp.Symbol("g", positive=True)
+    (stable,) = R.stable_positive_gains()
+    for depth in range(1, 7):
+        for layer in range(1, depth + 1):
+            derived = R.linear_chain_gradient(depth, layer, g)
+            assert sp.simplify(derived - R.chain_gradient_scale(g, depth)) == 0
+            assert R.linear_chain_gradient(depth, layer, stable) == 1  # no depth left
+    assert R.linear_chain_gradient(3, 2, 2 * g) == 4 * g**2  # the derivative sees the gains
+    with pytest.raises(ValueError, match="layer"):
+        R.linear_chain_gradient(3, 4, g)
+    with pytest.raises(ValueError, match="depth"):
+        R.linear_chain_gradient(0, 1, g)
 
 
 def test_residual_derivatives_exact():
@@ -90,7 +107,10 @@ def test_moments_agree_with_the_toolbox_chapter():
     exact = T.output_second_moment_exact(3).subs({T.sigma2: s2, T.v: q})
     assert sp.simplify(R.forward_moment(3, s2, q) - exact) == 0
     g = sp.Symbol("g", positive=True)
-    assert T.depth_second_moment().subs({T.g: g, T.L: N}) == R.chain_forward_ratio(g)
+    derived = R.chain_forward_recursion(g)  # rsolve of q_l = g**2 q_(l-1), q_0 = 1
+    assert sp.simplify(derived - R.chain_forward_ratio(g)) == 0
+    toolbox = T.depth_second_moment().subs({T.g: g, T.L: N})
+    assert sp.simplify(toolbox - derived) == 0
 
 
 def test_gradient_sum_asymptotic_slopes():
@@ -170,6 +190,9 @@ def test_orthogonal_is_orthogonal_and_rejects_non_square():
         (lambda: C.hessian_top_eigenvalue(lambda: torch.zeros(()), [], iters=0), "iters"),
         (lambda: C.chain_loss(torch.zeros(2, 4), C.chain_problem(4, 2), "l1"), "loss"),
         (lambda: C.depth_sweep([], [4]), "names"),
+        (lambda: C.amplification_sweep([], [4]), "ps"),
+        (lambda: C.amplification_sweep([-0.5], [4]), "ps"),
+        (lambda: C.amplification_sweep([0.5], [0]), "depths"),
     ],
 )
 def test_bad_input_names_the_argument(call, name):
@@ -223,11 +246,88 @@ def test_residual_gradient_sum_matches_theory():
 
 
 def test_log_amplification_aligned_and_random():
-    aligned = C.log_amplification(0.5, 10, kind="aligned", trials=2)
-    assert torch.allclose(aligned, torch.full((2,), 20 * math.log(1.5), dtype=torch.float64))
     for method in ("matrix", "vector"):
+        aligned = C.log_amplification(0.5, 10, 16, "aligned", 2, method=method, generator=_gen())
+        expected = torch.full((2,), 20 * math.log(1.5), dtype=torch.float64)
+        assert torch.allclose(aligned, expected, rtol=1e-12, atol=0)
         ratio = C.log_amplification(0.25, 16, 128, "random", 16, method=method, generator=_gen())
         assert float(ratio.exp().mean()) == pytest.approx((1 + 0.25**2) ** 16, rel=0.1)
+
+
+def test_aligned_amplification_is_measured_not_typed(monkeypatch):
+    """The aligned value comes from iterating the map: a branch of half the gain shows up.
+
+    The old code returned 2 N log(1 + eps) without iterating, so it fails this test.
+    """
+    monkeypatch.setattr(C, "_branch_output", lambda v, kind, method, generator: 0.5 * v)
+    half = C.log_amplification(0.5, 10, 8, "aligned", 3, generator=_gen())
+    assert torch.allclose(half, torch.full((3,), 20 * math.log(1.25), dtype=torch.float64))
+
+
+def test_amplification_sweep_rows_and_a_nan_cannot_hide(monkeypatch):
+    rows = C.amplification_sweep([0.5], [4, 16], 32, 8, generator=_gen())
+    assert [(r["N"], r["kind"]) for r in rows] == [
+        (4, "random"),
+        (4, "aligned"),
+        (16, "random"),
+        (16, "aligned"),
+    ]
+    aligned = np.array([r["ratio"] for r in rows if r["kind"] == "aligned"])
+    np.testing.assert_allclose(aligned, (1 + np.array([4, 16]) ** -0.5) ** (2 * np.array([4, 16])))
+    # A chain that turns NaN at one depth: the old check (pandas max, Python max) passes ...
+    real = C.log_amplification
+
+    def faulty(eps, depth, *args, **kwargs):
+        out = real(eps, depth, *args, **kwargs)
+        return out * float("nan") if depth == 16 else out
+
+    monkeypatch.setattr(C, "log_amplification", faulty)
+    rows = C.amplification_sweep([0.5], [4, 16], 32, 8, kinds=["random"], generator=_gen())
+    measured = np.array([r["ratio"] for r in rows])
+    law = (1 + 1 / np.array([4.0, 16.0])) ** np.array([4.0, 16.0])
+    old_err = pd.Series(np.abs(measured / law - 1))
+    assert old_err.max() < 0.15 and max(0.0, float(old_err.max())) < 0.15  # NaN dropped
+    # ... the new one does not.
+    with pytest.raises(ValueError, match="not finite"):
+        C.relative_error(measured, law, "ratio")
+    dn_claims.chapter("02-why-residual")
+    with pytest.raises(dn_claims.ClaimFailed, match="growth"):
+        dn_claims.claim(
+            "growth",
+            "growth follows the law",
+            measured=np.abs(measured / law - 1),
+            expected=0.0,
+            tol=0.15,
+        )
+
+
+def test_relative_error_and_discriminating_rows():
+    np.testing.assert_allclose(C.relative_error([1.1, 0.9], [1.0, 1.0]), [0.1, 0.1])
+    for bad in ([np.inf, 1.0], [1.0, np.nan]):
+        with pytest.raises(ValueError, match="ratio"):
+            C.relative_error(bad, [1.0, 1.0], "ratio")
+    with pytest.raises(ValueError, match="not finite"):
+        C.relative_error([1.0], [0.0])
+    with pytest.raises(ValueError, match="shape"):
+        C.relative_error([1.0, 2.0], [1.0])
+    # eps = 1/N: (1 + 1/N**2)**N is within 15% of "no growth" from N = 8 on
+    depths = np.array([4, 8, 16, 32, 64, 128], dtype=float)
+    assert C.discriminating((1 + depths**-2) ** depths, 0.15).tolist() == [True] + [False] * 5
+    assert C.discriminating((1 + 1 / depths) ** depths, 0.15).all()
+    with pytest.raises(ValueError, match="rel"):
+        C.discriminating([2.0], 0)
+    with pytest.raises(ValueError, match="law"):
+        C.discriminating([np.nan], 0.1)
+
+
+def test_depth_sweep_measures_several_losses_on_the_same_chain():
+    both = C.depth_sweep(["residual-0.5"], [4], 16, 8, seeds=1, loss=("linear", "mse"))
+    alone = C.depth_sweep(["residual-0.5"], [4], 16, 8, seeds=1, loss="mse")
+    assert [r["objective"] for r in both] == ["linear", "mse"]
+    for key in ("forward", "grad_sq", "increment"):
+        assert both[1][key] == pytest.approx(alone[0][key], rel=1e-12)
+    with pytest.raises(ValueError, match="loss"):
+        C.depth_sweep(["residual-0.5"], [4], loss=["linear", "l1"])
 
 
 def test_linear_probe_output_gradient_does_not_depend_on_the_output():

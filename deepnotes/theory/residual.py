@@ -27,6 +27,8 @@ from collections.abc import Callable
 import numpy as np
 import sympy as sp
 
+from deepnotes.checks import positive_int
+
 __all__ = [
     "DEPTH",
     "EPS",
@@ -38,12 +40,14 @@ __all__ = [
     "asymptotic_slope",
     "chain_gradient_scale",
     "chain_forward_ratio",
+    "chain_forward_recursion",
     "epsilon_rule",
     "expectation",
     "expected_step_norm",
     "forward_moment",
     "gradient_sum",
     "increment_exponent",
+    "linear_chain_gradient",
     "linear_layer_variances",
     "log_amplification_asymptotic",
     "relu_second_moment_factor",
@@ -177,14 +181,46 @@ def linear_layer_variances() -> dict[str, sp.Expr]:
 
 
 def chain_forward_ratio(g: sp.Expr, N: sp.Expr = DEPTH) -> sp.Expr:
-    """``E||x_N||^2 / E||x_0||^2 = g**(2N)`` for a linear chain of per-layer gain ``g``."""
+    """``E||x_N||^2 / E||x_0||^2 = g**(2N)`` for a linear chain of per-layer gain ``g``.
+
+    The closed form; :func:`chain_forward_recursion` derives it from the per-layer recursion.
+    """
     return g ** (2 * N)
+
+
+def chain_forward_recursion(g: sp.Expr, N: sp.Expr = DEPTH) -> sp.Expr:
+    """Solve ``q_l = g**2 q_{l-1}``, ``q_0 = 1`` with ``rsolve`` and evaluate at ``l = N``.
+
+    Each layer of gain ``g`` multiplies the second moment by ``g**2`` (Chapter 2, "stable
+    propagation"); the solution is the forward ratio of :func:`chain_forward_ratio`.
+    """
+    layer = sp.Symbol("l", integer=True, nonnegative=True)
+    q = sp.Function("q")
+    sol = sp.rsolve(q(layer + 1) - g**2 * q(layer), q(layer), {q(0): 1})
+    return sol.subs(layer, N)
 
 
 def chain_gradient_scale(g: sp.Expr, N: sp.Expr = DEPTH) -> sp.Expr:
     """Scale of ``dL/dW_l`` in a linear chain of gain ``g``: ``N - 1`` other layers each
-    multiply it by ``g`` (the input side ``l - 1`` times, the output side ``N - l`` times)."""
+    multiply it by ``g`` (the input side ``l - 1`` times, the output side ``N - l`` times).
+
+    The closed form; :func:`linear_chain_gradient` derives it by differentiating a chain.
+    """
     return g ** (N - 1)
+
+
+def linear_chain_gradient(depth: int, layer: int, g: sp.Expr) -> sp.Expr:
+    """``d y / d w_layer`` for the scalar chain ``y = x w_1 ... w_depth`` at ``w_k = g``, ``x = 1``.
+
+    Differentiates the product with SymPy, then sets every weight to ``g``: the derived
+    counterpart of :func:`chain_gradient_scale` (Chapter 2, "stable propagation").
+    """
+    depth, layer = positive_int("depth", depth), positive_int("layer", layer)
+    if layer > depth:
+        raise ValueError(f"layer must lie in 1..depth={depth}, got {layer!r}")
+    ws = sp.symbols(f"w1:{depth + 1}")
+    y = sp.Mul(*ws)
+    return sp.diff(y, ws[layer - 1]).subs({w: g for w in ws})
 
 
 def stable_positive_gains(N: sp.Expr = DEPTH) -> list[sp.Expr]:
