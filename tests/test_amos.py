@@ -571,3 +571,14 @@ def test_amos_b_asymptote_and_recursion():
         th.amos_decay_recursion(0.0, 0.1, 10)
     with pytest.raises(ValueError, match="steps"):
         th.amos_decay_recursion(0.1, 0.1, 0)
+
+
+def test_window_means_bad_edges():
+    from deepnotes.optim import experiments as ex
+
+    values = torch.arange(12.0).reshape(2, 6)
+    np.testing.assert_allclose(ex.window_means(values, [0, 2, 6]), [[0.5, 3.5], [6.5, 9.5]])
+    with pytest.raises(ValueError, match="edges"):
+        ex.window_means(values, [3, 2])
+    with pytest.raises(ValueError, match="edges"):
+        ex.window_means(values, [0, 7])
