@@ -50,6 +50,28 @@ class Denoiser(nn.Module):
         return self.net(torch.cat([h, torch.log(t)[:, None] / 4], dim=1))
 
 
+def denoising_loss(
+    model: Denoiser,
+    x0: torch.Tensor,
+    kernel: str,
+    *,
+    t_min: float = 1e-3,
+    t_max: float = 20.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """One batch of ``E|x0_hat(x0 + t z, t) - x0|^2``: ``t`` log-uniform on ``[t_min, t_max]``,
+    then ``z`` from the kernel (gravity: the ratio trick), drawn in that order."""
+    K.check_kernel(kernel)
+    n, d = x0.shape
+    lo, hi = math.log(t_min), math.log(t_max)
+    t = torch.exp(lo + (hi - lo) * torch.rand(n, generator=generator))
+    if kernel == "gravity":
+        z = K.ratio_trick(n, d, generator).float()
+    else:
+        z = K.sample_z(kernel, n, d, generator).float()
+    return ((model(x0 + t[:, None] * z, t) - x0) ** 2).sum(1).mean()
+
+
 def train_denoiser(
     data: torch.Tensor,
     kernel: str = "gravity",
@@ -78,17 +100,11 @@ def train_denoiser(
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     x_all = data.float()
-    lo, hi = math.log(t_min), math.log(t_max)
     losses = []
     for _ in range(steps):
         idx = torch.randint(x_all.shape[0], (batch,), generator=generator)
         x0 = x_all[idx]
-        t = torch.exp(lo + (hi - lo) * torch.rand(batch, generator=generator))
-        if kernel == "gravity":
-            z = K.ratio_trick(batch, data.shape[1], generator).float()
-        else:
-            z = K.sample_z(kernel, batch, data.shape[1], generator).float()
-        loss = ((model(x0 + t[:, None] * z, t) - x0) ** 2).sum(1).mean()
+        loss = denoising_loss(model, x0, kernel, t_min=t_min, t_max=t_max, generator=generator)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -226,13 +226,16 @@ def gaussian_sep() -> dict:
     ``"derived_ratio"``: for d = 3, ``varphi/phi`` obtained the article's way,
     ``varphi = -r^(-3) d_t int_0^r phi s^2 ds``.
     """
-    sigma = sp.Function("sigma")(t)
+    sigma = sp.Function("sigma", positive=True)(t)
     phi = (2 * sp.pi * sigma**2) ** (-d / 2) * sp.exp(-(r**2) / (2 * sigma**2))
     varphi = sigma.diff(t) / sigma * phi
     residual = sep_residual(phi, varphi)
     phi3 = phi.subs(d, 3)
-    inner = sp.integrate(phi3.subs(r, s) * s**2, (s, 0, r))
-    varphi3 = -inner.diff(t) / r**3
+    # int_0^r phi s^2 ds with sigma frozen (a positive symbol), by manual integration
+    sig = sp.Symbol("sigma_", positive=True)
+    antider = sp.integrate(s**2 * sp.exp(-(s**2) / (2 * sig**2)), s, manual=True)
+    inner = (antider.subs(s, r) - antider.subs(s, 0)) * (2 * sp.pi * sig**2) ** sp.Rational(-3, 2)
+    varphi3 = -inner.subs(sig, sigma).diff(t) / r**3
     ratio = sp.simplify(varphi3 / phi3)
     return {
         "residual": residual,
