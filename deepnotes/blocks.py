@@ -21,10 +21,7 @@ whose closed forms live in :mod:`deepnotes.theory.deepnet`.
 from __future__ import annotations
 
 import math
-import sys
-import types
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -174,7 +171,9 @@ class DeepNarrowEncoder(nn.Module):
     (:func:`scheme_constants`), a final LN for Pre-LN stacks, and a linear
     head to ``vocab`` logits (Xavier normal, zero bias).  All draws use
     ``generator`` when given.  ``scheme`` may be overridden by explicit
-    ``alpha``/``lam`` (with ``norm``).
+    ``alpha``/``lam`` (with ``norm``).  ``alpha`` is the skip weight of every
+    block: the scheme's value for ``norm="post"``, and 1 for ``"pre"`` and
+    ``"none"`` (an explicit ``alpha != 1`` there is an error).
 
     Chapter 1, section "Measuring the increment against depth".
     """
@@ -200,11 +199,16 @@ class DeepNarrowEncoder(nn.Module):
         _positive_int("max_len", max_len)
         a0, l0, n0 = scheme_constants(scheme, depth)
         self.scheme = scheme
-        self.alpha = a0 if alpha is None else _positive_float("alpha", alpha)
         self.lam = l0 if lam is None else _positive_float("lam", lam)
         self.norm = n0 if norm is None else norm
         if self.norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        if alpha is not None:
+            alpha = _positive_float("alpha", alpha)
+            if self.norm != "post" and alpha != 1.0:
+                raise ValueError(f"alpha must be 1 unless norm='post', got alpha={alpha}")
+        # Only a Post-LN/DeepNorm stack has a skip weight; the others use 1.
+        self.alpha = (a0 if alpha is None else alpha) if self.norm == "post" else 1.0
         self.embed = nn.Embedding(vocab, d)
         self.pos = nn.Parameter(torch.zeros(max_len, d))
         blocks = []
@@ -215,7 +219,7 @@ class DeepNarrowEncoder(nn.Module):
                     d,
                     kind,
                     self.norm,
-                    self.alpha if self.norm == "post" else 1.0,
+                    self.alpha,
                     heads,
                     ffn_mult,
                     causal,
@@ -269,241 +273,3 @@ class DeepNarrowEncoder(nn.Module):
                 out.append(float(rel.mean()))
                 x = y
         return out
-
-
-# ---------------------------------------------------------------------------
-# Cross-check against the reference implementation (microsoft/torchscale)
-# ---------------------------------------------------------------------------
-
-
-@contextmanager
-def _timm_stub() -> Iterator[None]:
-    """Provide ``timm.models.layers.drop_path`` while torchscale is imported, if timm is absent.
-
-    torchscale 0.3.0 imports timm (and through it torchvision) only for
-    ``drop_path``, which is the identity at our settings (``drop_path_rate=0``).
-    The stub lives in ``sys.modules`` only for the duration of the import.
-    """
-    try:
-        import timm.models.layers  # noqa: F401
-
-        yield
-        return
-    except ImportError:
-        pass
-    names = ("timm", "timm.models", "timm.models.layers")
-    saved = {n: sys.modules.get(n) for n in names}
-
-    def drop_path(x: torch.Tensor, drop_prob: float = 0.0, training: bool = False) -> torch.Tensor:
-        if drop_prob > 0 and training:
-            raise NotImplementedError("the timm stub supports drop_path_rate=0 only")
-        return x
-
-    sys.modules["timm"] = types.ModuleType("timm")
-    sys.modules["timm.models"] = types.ModuleType("timm.models")
-    layers = types.ModuleType("timm.models.layers")
-    layers.drop_path = drop_path
-    sys.modules["timm.models.layers"] = layers
-    try:
-        yield
-    finally:
-        for n, mod in saved.items():
-            if mod is None:
-                sys.modules.pop(n, None)
-            else:
-                sys.modules[n] = mod
-
-
-def import_torchscale() -> types.SimpleNamespace:
-    """Import torchscale's config, encoder and decoder (``pip install --no-deps
-    torchscale==0.3.0 fairscale==0.4.0``); raises ``ImportError`` when absent.
-
-    Chapter 1, section "The reference implementation".
-    """
-    with _timm_stub():
-        from torchscale.architecture.config import (
-            DecoderConfig,
-            EncoderConfig,
-            EncoderDecoderConfig,
-        )
-        from torchscale.architecture.decoder import Decoder
-        from torchscale.architecture.encoder import Encoder
-    return types.SimpleNamespace(
-        EncoderConfig=EncoderConfig,
-        DecoderConfig=DecoderConfig,
-        EncoderDecoderConfig=EncoderDecoderConfig,
-        Encoder=Encoder,
-        Decoder=Decoder,
-    )
-
-
-def load_torchscale_layer(layer: nn.Module, alpha: float) -> tuple[Block, Block]:
-    """Our (attention, FFN) DeepNorm block pair carrying a torchscale ``EncoderLayer``'s weights.
-
-    Chapter 1, section "The reference implementation".
-    """
-    d = layer.embed_dim
-    heads = layer.self_attn.num_heads
-    attn = Block(d, "attn", "post", alpha, heads=heads)
-    ffn = Block(d, "ffn", "post", alpha, ffn_mult=layer.ffn_dim // d)
-    attn.ln.eps = layer.self_attn_layer_norm.eps
-    ffn.ln.eps = layer.final_layer_norm.eps
-    with torch.no_grad():
-        for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
-            getattr(attn.branch, name).load_state_dict(getattr(layer.self_attn, name).state_dict())
-        attn.ln.load_state_dict(layer.self_attn_layer_norm.state_dict())
-        ffn.branch.fc1.load_state_dict(layer.ffn.fc1.state_dict())
-        ffn.branch.fc2.load_state_dict(layer.ffn.fc2.state_dict())
-        ffn.ln.load_state_dict(layer.final_layer_norm.state_dict())
-    return attn, ffn
-
-
-def torchscale_comparison(
-    depth: int = 8, decoder_depth: int = 4, d: int = 64, heads: int = 4, seed: int = 0
-) -> list[dict[str, object]]:
-    """Compare our DeepNorm with torchscale 0.3.0 (``deepnorm=True``) and the paper.
-
-    Rows: the skip weight ``alpha`` (encoder-only, decoder-only, encoder-decoder),
-    the effective value-path scale ``beta`` (torchscale divides PyTorch's
-    default init, std ``1/sqrt(3 fan_in)``, by ``init_scale``; we measure
-    ``std * sqrt(3 fan_in)``), q/k left unscaled, biases, the absolute weight
-    std against the paper's ``xavier_normal_(gain=beta)``, and the output of one
-    of our block pairs loaded with an ``EncoderLayer``'s weights.  Each row has
-    ``quantity``, ``ours``, ``torchscale``, ``paper``, ``agree`` (whether ours,
-    i.e. the paper's formula, matches torchscale) and a ``note``.
-    Used by the Chapter 1 notebook and by ``tests/test_torchscale_crosscheck.py``.
-    """
-    _positive_int("depth", depth)
-    _positive_int("decoder_depth", decoder_depth)
-    ts = import_torchscale()
-    n, m = depth, decoder_depth
-    torch.manual_seed(seed)
-    common = dict(activation_fn="relu", dropout=0.0, attention_dropout=0.0)
-    enc = ts.Encoder(
-        ts.EncoderConfig(
-            deepnorm=True,
-            encoder_layers=n,
-            encoder_embed_dim=d,
-            encoder_ffn_embed_dim=4 * d,
-            encoder_attention_heads=heads,
-            **common,
-        )
-    )
-    dec = ts.Decoder(
-        ts.DecoderConfig(
-            deepnorm=True,
-            decoder_layers=m,
-            decoder_embed_dim=d,
-            decoder_ffn_embed_dim=4 * d,
-            decoder_attention_heads=heads,
-            **common,
-        )
-    )
-    ed_cfg = ts.EncoderDecoderConfig(
-        deepnorm=True,
-        encoder_layers=n,
-        decoder_layers=m,
-        encoder_embed_dim=d,
-        decoder_embed_dim=d,
-        encoder_ffn_embed_dim=4 * d,
-        decoder_ffn_embed_dim=4 * d,
-        encoder_attention_heads=heads,
-        decoder_attention_heads=heads,
-        **common,
-    )
-    ed_enc = ts.Encoder(ed_cfg, is_encoder_decoder=True)
-    ed_dec = ts.Decoder(ed_cfg, is_encoder_decoder=True)
-    ours_alpha, ours_beta, _ = scheme_constants("deepnorm_paper", n)
-    p_ed = theory.paper_constants("encoder_decoder")
-    sub = {theory.N: n, theory.M: m}
-    paper_ed = {k: float(v.subs(sub)) for k, v in p_ed.items()}
-    dec_alpha, dec_beta = (2 * m) ** 0.25, (8 * m) ** -0.25
-
-    def beta_eff(w: torch.Tensor) -> float:  # std relative to nn.Linear's default init
-        return float(w.detach().std() * math.sqrt(3 * w.shape[1]))
-
-    layer = enc.layers[0]
-    att = layer.self_attn
-    rows: list[dict[str, object]] = []
-
-    def row(quantity, ours, theirs, paper, tol, note=""):
-        agree = ours is not None and abs(ours - theirs) <= tol * abs(theirs)
-        rows.append(
-            dict(
-                quantity=quantity, ours=ours, torchscale=theirs, paper=paper, agree=agree, note=note
-            )
-        )
-
-    row("encoder alpha (2N)^(1/4)", ours_alpha, layer.alpha, ours_alpha, 1e-12)
-    row("encoder beta via v_proj", ours_beta, beta_eff(att.v_proj.weight), ours_beta, 0.05)
-    row("encoder beta via fc2", ours_beta, beta_eff(layer.ffn.fc2.weight), ours_beta, 0.05)
-    row("q_proj scale (unscaled = 1)", 1.0, beta_eff(att.q_proj.weight), 1.0, 0.05)
-    row("decoder-only alpha (2M)^(1/4)", dec_alpha, dec.layers[0].alpha, dec_alpha, 1e-12)
-    row(
-        "decoder-only beta via v_proj",
-        dec_beta,
-        beta_eff(dec.layers[0].self_attn.v_proj.weight),
-        dec_beta,
-        0.05,
-    )
-    a_ed = paper_ed["alpha_encoder"]
-    row("enc-dec encoder alpha 0.81(N^4 M)^(1/16)", a_ed, ed_enc.layers[0].alpha, a_ed, 1e-12)
-    row(
-        "enc-dec decoder alpha (3M)^(1/4)",
-        paper_ed["alpha_decoder"],
-        ed_dec.layers[0].alpha,
-        paper_ed["alpha_decoder"],
-        1e-12,
-    )
-    b_ed = paper_ed["beta_encoder"]
-    row(
-        "enc-dec encoder beta 0.87(N^4 M)^(-1/16)",
-        b_ed,
-        beta_eff(ed_enc.layers[0].self_attn.v_proj.weight),
-        b_ed,
-        0.05,
-        "torchscale divides by (N^4 M)^(1/16)/1.15, i.e. beta = 1.15 (N^4 M)^(-1/16)",
-    )
-    row(
-        "enc-dec decoder beta (12M)^(-1/4)",
-        paper_ed["beta_decoder"],
-        beta_eff(ed_dec.layers[0].self_attn.v_proj.weight),
-        paper_ed["beta_decoder"],
-        0.05,
-    )
-    xavier_vd = ours_beta * math.sqrt(2.0 / (2 * d))
-    row(
-        "v_proj weight std",
-        xavier_vd,
-        float(att.v_proj.weight.detach().std()),
-        xavier_vd,
-        0.05,
-        "torchscale keeps nn.Linear's default init, then divides: 1/sqrt(3) of the paper's",
-    )
-    row(
-        "|v_proj bias| max",
-        0.0,
-        float(att.v_proj.bias.detach().abs().max()),
-        0.0,
-        0.0,
-        "torchscale scales non-zero default biases; the paper and we use zero",
-    )
-    # The layer itself: load its weights into our blocks and compare outputs.
-    attn_block, ffn_block = load_torchscale_layer(layer, layer.alpha)
-    layer.eval()
-    x = torch.randn(2, 8, d, generator=torch.Generator().manual_seed(seed))
-    with torch.no_grad():
-        theirs, _ = layer(x, encoder_padding_mask=None)
-        ours = ffn_block(attn_block(x))
-    diff = float((ours - theirs).abs().max())
-    rows.append(
-        dict(
-            quantity="EncoderLayer output, max |ours - torchscale|",
-            ours=diff,
-            torchscale=0.0,
-            paper=None,
-            agree=diff < 1e-5,
-            note="same weights; our LN(alpha x + F(x)) blocks",
-        )
-    )
-    return rows

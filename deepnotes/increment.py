@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import torch
 
+from deepnotes.checks import integral, positive_int
+
 OPTIMIZERS = ("sgd", "adam", "lamb")
 LossFn = Callable[[torch.nn.Module, object], torch.Tensor]
 
@@ -56,6 +58,7 @@ def one_step_increments(
     lrs: Mapping[str, float],
     params: Iterable[torch.Tensor] | None = None,
     eps: float = 1e-8,
+    actual: bool = True,
 ) -> dict[str, dict[str, float]]:
     """Measured and first-order loss change of one step, for each optimizer in ``lrs``.
 
@@ -64,7 +67,9 @@ def one_step_increments(
     trainable parameters; only those are moved.  Returns, per optimizer,
     ``{"actual": L(theta + d theta) - L(theta), "first_order": <g, d theta>,
     "loss": L(theta), "grad_sq": ||g||^2, "grad_l1": ||g||_1}``.
-    The model's parameters are left unchanged.
+    The model's parameters are left unchanged.  ``actual=False`` skips the
+    evaluation after each step (one forward pass per optimizer) and reports
+    ``"actual": nan``: the first-order change needs only the gradient.
 
     Chapter 1, section "Measuring the increment against depth".
     """
@@ -84,16 +89,18 @@ def one_step_increments(
     grad_l1 = float(sum(g.double().abs().sum() for g in grads))
     out: dict[str, dict[str, float]] = {}
     with torch.no_grad():
-        saved = [p.detach().clone() for p in ps]
+        saved = [p.detach().clone() for p in ps] if actual else []
         for opt, lr in lrs.items():
             first = 0.0
             for p, g in zip(ps, grads, strict=True):
                 step = _update(opt, p, g, float(lr), eps)
                 first += float((g.double() * step.double()).sum())
-                p.add_(step)
-            new = float(loss_fn(model, batch))
-            for p, s in zip(ps, saved, strict=True):
-                p.copy_(s)
+                if actual:
+                    p.add_(step)
+            new = float(loss_fn(model, batch)) if actual else float("nan")
+            if actual:
+                for p, s in zip(ps, saved, strict=True):
+                    p.copy_(s)
             out[opt] = {
                 "actual": new - base,
                 "first_order": first,
@@ -168,12 +175,15 @@ def increment_sweep(
     seq_len: int = 16,
     batch: int = 16,
     heads: int = 4,
+    actual: bool = True,
 ) -> list[dict[str, object]]:
     """One-step increments of fresh encoders over schemes x depths x seeds (Chapter 1, Exp. A).
 
     Each record: ``scheme, N, seed, optimizer, lr, actual, first_order, loss,
-    grad_sq``.  One gradient per model, three updates (:func:`one_step_increments`).
-    ``lrs`` defaults to :data:`DEFAULT_LRS`, divided by 10 for the plain stacks.
+    grad_sq, grad_l1, matrices`` (the number of branch matrices, ``6N``).  One
+    gradient per model, three updates (:func:`one_step_increments`; with
+    ``actual=False`` only the first-order change is computed).  ``lrs``
+    defaults to :data:`DEFAULT_LRS`, divided by 10 for the plain stacks.
     The task is :func:`deepnotes.tasks.reversal_batch`; only branch weights move.
     """
     from deepnotes.blocks import SCHEMES, DeepNarrowEncoder
@@ -182,9 +192,10 @@ def increment_sweep(
     for s in schemes:
         if s not in SCHEMES:
             raise ValueError(f"schemes must be taken from {SCHEMES}, got {s!r}")
-    for n in depths:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"depths must be positive ints, got {n!r}")
+    try:
+        depths = [positive_int("depths", n) for n in depths]
+    except ValueError:
+        raise ValueError(f"depths must be positive integers, got {list(depths)!r}") from None
     base = dict(DEFAULT_LRS if lrs is None else lrs)
     records: list[dict[str, object]] = []
     for scheme in schemes:
@@ -197,10 +208,19 @@ def increment_sweep(
                     n, scheme, d=d, vocab=vocab, max_len=seq_len, heads=heads, generator=gen
                 )
                 data = reversal_batch(batch, seq_len, vocab, gen)
-                res = one_step_increments(model, token_loss, data, these)
+                res = one_step_increments(model, token_loss, data, these, actual=actual)
+                count = len(list(model.branch_parameters()))
                 for opt, r in res.items():
                     records.append(
-                        dict(scheme=scheme, N=n, seed=seed, optimizer=opt, lr=these[opt], **r)
+                        dict(
+                            scheme=scheme,
+                            N=n,
+                            seed=int(seed),
+                            optimizer=opt,
+                            lr=these[opt],
+                            matrices=count,
+                            **r,
+                        )
                     )
     return records
 
@@ -255,10 +275,10 @@ def train_no_warmup(
     from deepnotes.tasks import permutation_task, token_loss
     from deepnotes.train import train
 
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be a non-negative int, got {warmup!r}")
-    if isinstance(probe_every, bool) or not isinstance(probe_every, int) or probe_every < 1:
-        raise ValueError(f"probe_every must be a positive int, got {probe_every!r}")
+    if integral("warmup", warmup) < 0:
+        raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}")
+    warmup = int(warmup)
+    probe_every = positive_int("probe_every", probe_every)
     gen = torch.Generator().manual_seed(int(seed))
     model = DeepNarrowEncoder(depth, scheme, d=d, vocab=vocab, max_len=seq_len, generator=gen)
     batches = permutation_task(batch, seq_len, vocab, gen)
@@ -282,3 +302,87 @@ def train_no_warmup(
     return train(
         model, opt, token_loss, batches, steps, scheduler=sched, callback=callback, progress=False
     )
+
+
+def _run_job(job: tuple[Callable[..., object], Mapping[str, object]]) -> object:
+    fn, kwargs = job
+    torch.set_num_threads(1)
+    return fn(**kwargs)
+
+
+class Jobs:
+    """Jobs started by :func:`start_jobs`; :meth:`get` waits and returns their results in order."""
+
+    def __init__(self, jobs: list, pool=None, pending=None):
+        self._jobs, self._pool, self._pending = jobs, pool, pending
+        self._results: list[object] | None = None
+
+    def get(self) -> list[object]:
+        """The results, ``[fn(**kwargs) for fn, kwargs in jobs]`` (waits for the workers)."""
+        if self._results is None:
+            if self._pool is None:
+                self._results = [_run_job(job) for job in self._jobs]
+            else:
+                try:
+                    self._results = self._pending.get()
+                finally:
+                    self._pool.close()
+                    self._pool.join()
+        return self._results
+
+
+def _check_jobs(jobs, workers) -> tuple[list, int]:
+    workers = positive_int("workers", workers)
+    jobs = list(jobs)
+    for job in jobs:
+        if not (isinstance(job, tuple) and len(job) == 2 and callable(job[0])):
+            raise ValueError(f"jobs must be (function, kwargs) pairs, got {job!r}")
+    return jobs, workers
+
+
+def start_jobs(
+    jobs: Sequence[tuple[Callable[..., object], Mapping[str, object]]], workers: int = 1
+) -> Jobs:
+    """Start ``fn(**kwargs)`` for each job in ``workers`` background processes.
+
+    Each job runs single-threaded and is seeded by its own arguments, so the
+    results do not depend on ``workers`` or on which process ran a job.  With
+    ``workers > 1`` the jobs go to forked worker processes (Linux; where
+    forking is unavailable, or with ``workers=1``, they run when
+    :meth:`Jobs.get` is called); ``fn`` must be a module-level function.
+    Order the jobs longest first for the best balance.  Chapter 1 uses it to
+    fill both cores of a 2-core machine while the notebook goes on.
+    """
+    jobs, workers = _check_jobs(jobs, workers)
+    import multiprocessing as mp
+
+    if workers == 1 or len(jobs) < 2 or "fork" not in mp.get_all_start_methods():
+        return Jobs(jobs)
+    pool = mp.get_context("fork").Pool(min(workers, len(jobs)))
+    return Jobs(jobs, pool, pool.map_async(_run_job, jobs, chunksize=1))
+
+
+def run_jobs(
+    jobs: Sequence[tuple[Callable[..., object], Mapping[str, object]]], workers: int = 1
+) -> list[object]:
+    """``[fn(**kwargs) for fn, kwargs in jobs]`` over ``workers`` processes (:func:`start_jobs`)."""
+    return start_jobs(jobs, workers).get()
+
+
+def seed_slopes(
+    records: Sequence[Mapping[str, object]], key: str = "first_order"
+) -> dict[tuple[str, str], object]:
+    """The slope of ``|key| / lr`` against ``N`` fitted separately for each seed.
+
+    Returns ``{(scheme, optimizer): numpy array of slopes, one per seed}``:
+    their spread is the seed-to-seed uncertainty of :func:`slope_table`.
+
+    Chapter 1, section "Measuring the increment against depth".
+    """
+    import numpy as np
+
+    by_seed: dict[object, list] = {}
+    for r in records:
+        by_seed.setdefault(r["seed"], []).append(r)
+    fits = [slope_table(rs, key) for _, rs in sorted(by_seed.items())]
+    return {k: np.array([f[k].slope for f in fits]) for k in fits[0]}

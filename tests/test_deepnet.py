@@ -43,7 +43,17 @@ def test_first_order_increments():
     assert same(th.first_order_increment("sgd")[1], -th.eta * g**2)
     assert same(th.first_order_increment("adam")[1], -th.eta * sp.Abs(g))
     assert same(th.first_order_increment("lamb")[1], -th.eta * tn * sp.Abs(g))
-    assert same(th.plain_sgd_increment(), th.eta * N * th.K)
+    assert same(th.plain_sgd_increment(), th.eta * N * th.K * th.G)
+    for opt in th.OPTIMIZERS:
+        assert th.sign_rewrite_residual(opt) == 0
+
+
+def test_sign_rewrite_check_can_fail():
+    # |g| in place of g sign(g) is an identity; -|g| or g would not be.
+    g = sp.Symbol("g", real=True)
+    assert sp.simplify(g * sp.sign(g) - sp.Abs(g)) == 0
+    assert sp.simplify(g * sp.sign(g) + sp.Abs(g)) != 0
+    assert sp.simplify(g * sp.sign(g) - g) != 0
 
 
 def test_probe_closed_form_and_chain_rule():
@@ -51,7 +61,17 @@ def test_probe_closed_form_and_chain_rule():
     assert same(kappa2, target)
     assert th.probe_chain_rule_residual() == 0
     assert th.relu_homogeneity_residual() == (0, 0)
-    assert th.deepnorm_scale_invariance_residual() == 0
+    assert th.deepnorm_scale_invariance_residual(3) == 0
+
+
+def test_layer_norm_identity_on_three_entries_can_fail():
+    # On two entries LN(v) is only the sign of v1 - v2; on three, alpha on the branch
+    # (the labml variant) leaves a residual that is not zero.
+    three = th.deepnorm_scale_invariance_residual(3, branch_weight=th.alpha, simplify=False)
+    vals = {sp.Symbol(f"x{i}", real=True): v for i, v in enumerate((0.3, -1.2, 0.8), 1)}
+    vals |= {sp.Symbol(f"f{i}", real=True): v for i, v in enumerate((1.0, 0.1, -0.5), 1)}
+    vals[th.alpha] = 2.0
+    assert float(three.subs(vals)) > 1e-3
 
 
 def test_probe_scale_numeric():
@@ -115,6 +135,7 @@ def test_paper_relations_and_post_hoc():
     assert same(rel["combined_scale"], th.condition("sgd").rhs)
     assert same(rel["su_lambda_over_beta"], sp.sqrt(2))
     assert same(rel["decoder_alpha_times_beta"], 1 / sp.sqrt(2))
+    assert rel["su_alpha_over_alpha"] == 1  # the two derivations agree on alpha
     ed = th.paper_constants("encoder_decoder")
     vals = {N: 8, th.M: 4}
     assert float(ed["alpha_encoder"].subs(vals)) == pytest.approx(1.48555, abs=1e-5)
@@ -193,12 +214,64 @@ def test_feedforward_and_attention_formulas():
     torch.testing.assert_close(att(x), att.out_proj(weights @ v), rtol=1e-5, atol=1e-6)
 
 
-def test_pre_and_none_blocks():
-    x = torch.randn(2, 3, 16)
-    b = _block("ffn", "pre", 1.0)
-    torch.testing.assert_close(b(x), x + b.branch(b.ln(x)))
-    b = _block("ffn", "none", 1.0)
-    torch.testing.assert_close(b(x), b.ln(b.branch(x)))
+def _torch_layer(norm_first: bool, d=16, heads=2, seed=0):
+    """``nn.TransformerEncoderLayer`` (relu, no dropout) and our (attn, ffn) block pair with its
+    weights: an independent implementation of Pre-LN (``norm_first``) and Post-LN."""
+    torch.manual_seed(seed)
+    ref = torch.nn.TransformerEncoderLayer(
+        d, heads, 4 * d, dropout=0.0, activation="relu", batch_first=True, norm_first=norm_first
+    ).eval()
+    with torch.no_grad():  # non-trivial LN affine
+        for ln in (ref.norm1, ref.norm2):
+            ln.weight.uniform_(0.5, 1.5)
+            ln.bias.uniform_(-0.5, 0.5)
+    norm = "pre" if norm_first else "post"
+    attn, ffn = blocks.Block(d, "attn", norm, heads=heads), blocks.Block(d, "ffn", norm)
+    q, k, v = ref.self_attn.in_proj_weight.chunk(3)
+    qb, kb, vb = ref.self_attn.in_proj_bias.chunk(3)
+    with torch.no_grad():
+        for lin, w, b in [
+            (attn.branch.q_proj, q, qb),
+            (attn.branch.k_proj, k, kb),
+            (attn.branch.v_proj, v, vb),
+            (attn.branch.out_proj, ref.self_attn.out_proj.weight, ref.self_attn.out_proj.bias),
+            (ffn.branch.fc1, ref.linear1.weight, ref.linear1.bias),
+            (ffn.branch.fc2, ref.linear2.weight, ref.linear2.bias),
+        ]:
+            lin.weight.copy_(w)
+            lin.bias.copy_(b)
+        attn.ln.load_state_dict(ref.norm1.state_dict())
+        ffn.ln.load_state_dict(ref.norm2.state_dict())
+    return ref, attn, ffn
+
+
+@pytest.mark.parametrize("norm_first", [True, False], ids=["pre", "post"])
+def test_blocks_equal_torch_transformer_layer(norm_first):
+    ref, attn, ffn = _torch_layer(norm_first)
+    x = torch.randn(3, 7, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(ffn(attn(x)), ref(x), rtol=1e-5, atol=1e-5)
+        # the check can fail: the other placement of the norm does not match
+        other = _torch_layer(not norm_first)[0]
+        other.load_state_dict(ref.state_dict())
+        assert (ffn(attn(x)) - other(x)).abs().max() > 0.1
+
+
+def test_no_residual_blocks_equal_torch_modules():
+    torch.manual_seed(0)
+    x = torch.randn(3, 7, 16)
+    ffn = _block("ffn", "none", 1.0)
+    ref_ffn = torch.nn.Sequential(ffn.branch.fc1, torch.nn.ReLU(), ffn.branch.fc2, ffn.ln)
+    attn = _block("attn", "none", 1.0)
+    mha = torch.nn.MultiheadAttention(16, 2, batch_first=True)
+    br = attn.branch
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(torch.cat([br.q_proj.weight, br.k_proj.weight, br.v_proj.weight]))
+        mha.in_proj_bias.copy_(torch.cat([br.q_proj.bias, br.k_proj.bias, br.v_proj.bias]))
+        mha.out_proj.load_state_dict(br.out_proj.state_dict())
+        torch.testing.assert_close(ffn(x), ref_ffn(x))
+        torch.testing.assert_close(attn(x), attn.ln(mha(x, x, x, need_weights=False)[0]))
+        assert (ffn(x) - (x + ref_ffn(x))).abs().max() > 0.1  # a residual would not match
 
 
 def test_init_block_scales():
@@ -234,16 +307,39 @@ def test_encoder_deterministic():
 
 
 def test_sublayer_trace_scales_like_lambda2_over_alpha():
+    # su_sgd: lam^2/alpha = (2N)^(-3/4); the alternative lam^3/alpha = (2N)^(-1) is 0.25 away.
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 16, (8, 16), generator=g)
-    ratios = []
-    for n in (4, 16):
-        m = blocks.DeepNarrowEncoder(n, "su_sgd", d=64, vocab=16, generator=g)
-        trace = np.mean(m.sublayer_trace(x))
-        ratios.append(trace / (m.lam**2 / m.alpha))
-    assert ratios[0] == pytest.approx(ratios[1], rel=0.3)
+    depths = (4, 16, 64)
+    traces = [
+        np.mean(blocks.DeepNarrowEncoder(n, "su_sgd", generator=g).sublayer_trace(x))
+        for n in depths
+    ]
+    fit = dn.loglog_slope(depths, traces)
+    assert fit.slope == pytest.approx(-0.75, abs=0.08)
     post = blocks.DeepNarrowEncoder(4, "post_ln", d=64, vocab=16, generator=g)
     assert np.mean(post.sublayer_trace(x)) > 0.3
+
+
+def test_encoder_alpha_is_what_its_blocks_use():
+    # Issue 9: a Pre-LN stack built from an Adam scheme reported alpha = 2 while its blocks used 1.
+    m = blocks.DeepNarrowEncoder(2, "su_adam", norm="pre", d=16, heads=2)
+    assert m.alpha == 1.0 and {b.alpha for b in m.blocks} == {1.0}
+    m = blocks.DeepNarrowEncoder(2, "su_adam", d=16, heads=2)
+    assert m.alpha == pytest.approx(2.0) and {b.alpha for b in m.blocks} == {m.alpha}
+    with pytest.raises(ValueError, match="alpha"):
+        blocks.DeepNarrowEncoder(2, "post_ln", alpha=2.0, norm="pre", d=16, heads=2)
+
+
+def test_numpy_integers_accepted():
+    m = blocks.DeepNarrowEncoder(np.int64(4), d=16, heads=2)
+    assert m.depth == 4 and len(m.blocks) == 8
+    recs = increment.increment_sweep(["su_sgd"], list(np.array([2, 4])), d=16, heads=2)
+    assert sorted({r["N"] for r in recs}) == [2, 4]
+    with pytest.raises(ValueError, match="depths"):
+        increment.increment_sweep(["su_sgd"], [True])
+    with pytest.raises(ValueError, match="depths"):
+        increment.increment_sweep(["su_sgd"], [2.5])
 
 
 @pytest.mark.parametrize(
@@ -369,3 +465,60 @@ def test_sweep_and_training_helpers():
     assert len(h["loss"]) == len(h["grad"]) == len(h["output_change"]) == 3
     assert math.isnan(h["output_change"][0]) and h["output_change"][1] > 0
     assert h["lr"][0] == pytest.approx(5e-4)
+
+
+def test_first_order_only_sweep_and_seed_slopes():
+    full = increment.increment_sweep(["su_sgd"], [2, 4, 8], seeds=[0, 1], d=16, heads=2)
+    fast = increment.increment_sweep(
+        ["su_sgd"], [2, 4, 8], seeds=[0, 1], d=16, heads=2, actual=False
+    )
+    for a, b in zip(full, fast, strict=True):
+        assert a["first_order"] == pytest.approx(b["first_order"], rel=1e-12)
+        assert math.isnan(b["actual"]) and a["matrices"] == 6 * a["N"]
+    with pytest.raises(ValueError, match="finite"):  # NaN is not silently dropped
+        increment.slope_table(fast, key="actual")
+    per_seed = increment.seed_slopes(full, key="first_order")
+    assert per_seed[("su_sgd", "sgd")].shape == (2,)
+    one = increment.slope_table([r for r in full if r["seed"] == 1], key="first_order")
+    assert per_seed[("su_sgd", "adam")][1] == pytest.approx(one[("su_sgd", "adam")].slope)
+
+
+def test_run_jobs_matches_serial():
+    jobs = [
+        (increment.increment_sweep, dict(schemes=[s], depths=[1, 2], d=16, heads=2))
+        for s in ("post_ln", "su_adam", "pre_ln")
+    ]
+    assert increment.run_jobs(jobs, workers=2) == increment.run_jobs(jobs, workers=1)
+    with pytest.raises(ValueError, match="jobs"):
+        increment.run_jobs([lambda: 0], workers=1)
+    with pytest.raises(ValueError, match="workers"):
+        increment.run_jobs(jobs, workers=0)
+
+
+def test_chapter_reductions_propagate_nan():
+    # Python's max/min drop NaN (max(0.0, nan) == 0.0); the chapter reduces with NumPy.
+    import ast
+    from pathlib import Path
+
+    import nbformat
+
+    path = Path(__file__).resolve().parents[1] / "chapters" / "01-deepnet.ipynb"
+    bad = []
+    for i, c in enumerate(nbformat.read(path, as_version=4).cells):
+        if c.cell_type != "code":
+            continue
+        src = "\n".join(
+            line[: len(line) - len(line.lstrip())] + "pass"
+            if line.lstrip().startswith("%")
+            else line
+            for line in c.source.splitlines()
+        )
+        for node in ast.walk(ast.parse(src)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("max", "min")
+            ):
+                bad.append((i, ast.unparse(node)[:60]))
+    assert not bad, bad
+    assert max(0.0, float("nan")) == 0.0  # the pitfall itself

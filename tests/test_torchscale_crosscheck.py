@@ -1,7 +1,8 @@
 """Chapter 1: our DeepNorm against the reference implementation, microsoft/torchscale 0.3.0.
 
 Install: ``pip install --no-deps torchscale==0.3.0 fairscale==0.4.0`` (timm is
-replaced by a stub inside :func:`deepnotes.blocks.import_torchscale`).
+replaced by a stub inside :func:`deepnotes.reference.torchscale.import_torchscale`
+when it is absent).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import pytest
 import torch
 
-from deepnotes import blocks
+from deepnotes.reference import torchscale as ref
 
 # torchscale and fairscale are pinned in requirements.txt: a missing package is a failure, not a skip.
 importlib.import_module("fairscale")
@@ -22,7 +23,7 @@ importlib.import_module("torchscale")
 
 @pytest.fixture(scope="module")
 def rows():
-    return {r["quantity"]: r for r in blocks.torchscale_comparison(depth=8, decoder_depth=4)}
+    return {r["quantity"]: r for r in ref.torchscale_comparison(depth=8, decoder_depth=4)}
 
 
 def test_alphas_match_paper(rows):
@@ -70,7 +71,7 @@ def test_layer_output_equals_our_blocks(rows):
 
 
 def test_torchscale_layer_is_not_labml_variant():
-    ts = blocks.import_torchscale()
+    ts = ref.import_torchscale()
     torch.manual_seed(0)
     cfg = ts.EncoderConfig(
         deepnorm=True,
@@ -91,7 +92,86 @@ def test_torchscale_layer_is_not_labml_variant():
 
 
 def test_stub_removed_after_import():
-    blocks.import_torchscale()
+    ref.import_torchscale()
     assert "timm.models.layers" not in sys.modules or hasattr(
         sys.modules["timm.models.layers"], "__file__"
     )
+
+
+# ---------------------------------------------------------------------------
+# torchscale missing (Colab: timm installed, torchscale not)
+# ---------------------------------------------------------------------------
+
+FAKE_TIMM = {
+    "timm/__init__.py": "",
+    "timm/models/__init__.py": "",
+    "timm/models/layers/__init__.py": "def drop_path(x, drop_prob=0.0, training=False):\n"
+    "    return x\n",
+}
+
+
+@pytest.fixture
+def colab_like(tmp_path, monkeypatch):
+    """A real (fake) ``timm`` package on ``sys.path``, torchscale and fairscale hidden."""
+    for rel, text in FAKE_TIMM.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    before = set(sys.modules)
+    for name in list(sys.modules):
+        if name.split(".")[0] in ("torchscale", "fairscale", "timm"):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "torchscale", None)  # import torchscale -> ImportError
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("DEEPNOTES_BUILD", raising=False)
+    yield
+    for name in set(sys.modules) - before:
+        if name.split(".")[0] == "timm":
+            del sys.modules[name]
+
+
+def test_missing_torchscale_with_timm_raises_import_error(colab_like):
+    # The old stub yielded inside ``try: import timm``: the ImportError was thrown into the
+    # generator and became ``RuntimeError: generator didn't stop after throw()``.
+    import timm.models.layers
+
+    assert hasattr(timm.models.layers, "__file__")  # the fake package, not the stub
+    with pytest.raises(ImportError, match="torchscale") as info:
+        ref.import_torchscale()
+    assert ref.INSTALL in str(info.value)
+    with pytest.raises(ImportError, match="torchscale"):
+        ref.torchscale_comparison(depth=8, decoder_depth=4)
+
+
+def test_notebook_path_prints_one_line_without_torchscale(colab_like, capsys):
+    assert ref.comparison_if_installed(depth=8, decoder_depth=4) is None
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Not run: the torchscale cross-check")
+    assert ref.INSTALL in lines[0]
+
+
+def test_book_build_fails_without_torchscale(colab_like, monkeypatch):
+    monkeypatch.setenv("DEEPNOTES_BUILD", "1")
+    with pytest.raises(ImportError, match="book build"):
+        ref.comparison_if_installed(depth=8, decoder_depth=4)
+
+
+def test_only_the_reference_package_imports_torchscale():
+    import ast
+    from pathlib import Path
+
+    import deepnotes
+
+    root = Path(deepnotes.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        if path.parent.name == "reference":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(n.split(".")[0] in ("torchscale", "fairscale", "timm") for n in names):
+                offenders.append(str(path.relative_to(root)))
+    assert not offenders, offenders

@@ -42,6 +42,8 @@ lam = sp.Symbol("lambda", positive=True)
 #: Learning rate and the number of weight matrices per layer.
 eta = sp.Symbol("eta", positive=True)
 K = sp.Symbol("K", positive=True)
+#: The common (order-one) squared gradient norm of one matrix in the plain count.
+G = sp.Symbol("G", positive=True)
 
 OPTIMIZERS = ("sgd", "adam", "lamb")
 
@@ -98,17 +100,34 @@ def first_order_increment(optimizer: str) -> tuple[sp.Expr, sp.Expr]:
         step = -eta * sp.sign(g)
     else:
         step = -eta * theta_norm * sp.sign(g)
-    # g sign(g) = |g| for real g
+    # Written with |g| for display; sign_rewrite_residual() has SymPy prove g sign(g) = |g|.
     return step, sp.expand(g * step).subs(g * sp.sign(g), sp.Abs(g))
 
 
+def sign_rewrite_residual(optimizer: str) -> sp.Expr:
+    """``g * d_theta - dL`` for :func:`first_order_increment`, simplified by SymPy: zero.
+
+    The displayed ``dL`` uses ``|g|`` where the product has ``g sign(g)``;
+    SymPy proves the two equal for every real ``g`` (including ``g = 0``).
+
+    Chapter 1, section "Increment explosion".
+    """
+    step, d_loss = first_order_increment(optimizer)
+    g = sp.Symbol("g", real=True)
+    return sp.simplify(g * step - d_loss)
+
+
 def plain_sgd_increment() -> sp.Expr:
-    """``|dL| = eta * sum_{i=1}^{N K} ||g_i||^2`` with every ``||g_i|| = 1``: ``eta N K``.
+    """Definition (a count): ``|dL| = eta * sum_{i=1}^{N K} ||g_i||^2`` with ``||g_i||^2 = G``.
+
+    Every one of the ``N K`` matrices has a gradient of the same order-one
+    size ``G``; the sum is then ``eta N K G``.  This is the article's
+    bookkeeping, not a derivation: the chapter labels it a definition.
 
     Chapter 1, section "Increment explosion".
     """
     i = sp.Symbol("i", integer=True, positive=True)
-    return sp.summation(eta * sp.Integer(1) ** 2, (i, 1, N * K))
+    return sp.summation(eta * G, (i, 1, N * K))
 
 
 # ---------------------------------------------------------------------------
@@ -212,19 +231,36 @@ def relu_homogeneity_residual() -> tuple[sp.Expr, sp.Expr]:
     return out[0], out[1]
 
 
-def deepnorm_scale_invariance_residual() -> sp.Expr:
-    """``LN(alpha x + F) - LN(x + F/alpha)`` for a two-entry vector without eps/affine: 0.
+def layer_norm(v: sp.Matrix) -> sp.Matrix:
+    """LayerNorm without ``eps`` or affine: ``(v - mean) / sqrt(var)`` (population variance)."""
+    n = len(v)
+    mean = sum(v) / n
+    var = sum((vi - mean) ** 2 for vi in v) / n
+    return sp.Matrix([(vi - mean) / sp.sqrt(var) for vi in v])
+
+
+def deepnorm_scale_invariance_residual(
+    n: int = 3, branch_weight=None, simplify: bool = True
+) -> sp.Expr:
+    """``LN(alpha x + F) - LN(x + F/alpha)`` for an ``n``-entry vector without eps/affine.
+
+    With ``n >= 3`` (on two entries LN is only the sign of ``x1 - x2``, so
+    many wrong identities also hold) it simplifies to the zero vector; the
+    sum of squares of the entries is returned.  ``branch_weight`` replaces
+    the left side by ``LN(x + branch_weight F)`` (e.g. ``alpha``: the
+    alpha-on-the-branch mistake), which does *not* simplify to zero.
 
     Chapter 1, section "DeepNorm and the gradient of a branch".
     """
-    x1, x2, f1, f2 = sp.symbols("x1 x2 f1 f2", real=True)
-
-    def ln(v1, v2):
-        mean = (v1 + v2) / 2
-        var = ((v1 - mean) ** 2 + (v2 - mean) ** 2) / 2
-        return (v1 - mean) / sp.sqrt(var)
-
-    return sp.simplify(ln(alpha * x1 + f1, alpha * x2 + f2) - ln(x1 + f1 / alpha, x2 + f2 / alpha))
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an int >= 2, got {n!r}")
+    x = sp.Matrix(sp.symbols(f"x1:{n + 1}", real=True))
+    f = sp.Matrix(sp.symbols(f"f1:{n + 1}", real=True))
+    lhs = layer_norm(alpha * x + f) if branch_weight is None else layer_norm(x + branch_weight * f)
+    diff = lhs - layer_norm(x + f / alpha)
+    if not simplify:
+        return sum(d**2 for d in diff)
+    return sp.simplify(sum(sp.simplify(d) ** 2 for d in diff))
 
 
 # ---------------------------------------------------------------------------
