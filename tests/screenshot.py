@@ -20,8 +20,15 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -55,8 +62,11 @@ def main() -> None:
             for i, top in enumerate(range(0, total, a.clip_height)):
                 out = a.out.with_name(f"{a.out.stem}-{i}{a.out.suffix}")
                 h = min(a.clip_height, total - top)
-                tab.screenshot(path=str(out), full_page=True,
-                               clip={"x": 0, "y": top, "width": a.width, "height": h})
+                tab.screenshot(
+                    path=str(out),
+                    full_page=True,
+                    clip={"x": 0, "y": top, "width": a.width, "height": h},
+                )
                 print(out)
         else:
             tab.screenshot(path=str(a.out), full_page=True)
