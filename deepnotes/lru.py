@@ -44,6 +44,7 @@ import torch
 from torch import nn
 
 from deepnotes.checks import positive_int
+from deepnotes.core import get_device
 
 __all__ = [
     "LRU",
@@ -493,10 +494,11 @@ def time_scans(
     repeats: int = 3,
     dtype: torch.dtype = torch.complex64,
     seed: int = 0,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
 ) -> list[dict]:
     """Best-of-``repeats`` wall time (s) of each scan path for each length ``L``.
 
+    On ``device`` (default: :func:`deepnotes.get_device`, so CUDA when there is one).
     Input ``bu`` of shape ``(batch, L, width)``, ring-initialised ``lam``; one warm-up call per
     (method, L) is not timed.  Returns records ``{method, L, batch, width, seconds, steps}``
     where ``steps`` is the number of sequential stages (``L`` for the loop, ``ceil(log2 L)``
@@ -509,6 +511,7 @@ def time_scans(
     width = positive_int("width", width)
     batch = positive_int("batch", batch)
     repeats = positive_int("repeats", repeats)
+    device = get_device() if device is None else torch.device(device)
     if dtype not in (torch.complex64, torch.complex128):
         raise ValueError(f"dtype must be torch.complex64 or torch.complex128, got {dtype!r}")
     gen = torch.Generator().manual_seed(seed)
