@@ -261,3 +261,16 @@ def test_corpus_is_deterministic_and_checked():
         stdlib_files("*.no-such-extension")
     with pytest.raises(ValueError, match="max_bytes"):
         stdlib_corpus(0)
+
+
+def test_vq_attention_and_lm_run_on_the_meta_device():
+    """Device-agnostic: no tensor is created on another device than the inputs'."""
+    with torch.device("meta"):
+        q, k, v = torch.randn(2, 64, 8), torch.randn(2, 64, 8), torch.randn(2, 64, 4)
+        codebook, bias = torch.randn(16, 8), torch.randn(16)
+        model = TransformerLM(d_model=16, n_heads=2, n_layers=1, window_bias=True)
+        tokens = torch.zeros(1, 32, dtype=torch.long)
+    z, k_hat, _ = vq.quantize(k, codebook)
+    out = vq.vq_attention(q, k_hat, z, v, codebook, 16, bias=bias)
+    assert out.device.type == "meta" and out.shape == (2, 64, 4)
+    assert model(tokens).device.type == "meta"
