@@ -274,3 +274,37 @@ def test_vq_attention_and_lm_run_on_the_meta_device():
     out = vq.vq_attention(q, k_hat, z, v, codebook, 16, bias=bias)
     assert out.device.type == "meta" and out.shape == (2, 64, 4)
     assert model(tokens).device.type == "meta"
+
+
+def test_ema_codebook_matches_vector_quantize_pytorch():
+    """Our EMA statistics are vector-quantize-pytorch's (``Codebook``): ``c_count`` is its
+    ``cluster_size`` and ``c_sum`` its ``embed_avg``, both moved by ``lerp(new, 1 - decay)``
+    with decay = gamma.  Only the division differs: it smooths the counts (Laplace, eps) where
+    we clamp them at 0.01, so the codewords agree once the same division is applied."""
+    from vector_quantize_pytorch.vector_quantize_pytorch import Codebook, laplace_smoothing
+
+    torch.manual_seed(0)
+    n_code, dim, gamma = 8, 4, 0.9
+    ours = vq.EMACodebook(n_code, dim, gamma=gamma).double()
+    theirs = Codebook(dim, n_code, decay=gamma, eps=1e-5).double()
+    with torch.no_grad():
+        theirs.cluster_size.copy_(ours.c_count.detach()[None])
+        theirs.embed_avg.copy_(ours.c_sum.detach()[None])
+    for _ in range(5):
+        keys = torch.randn(64, dim, dtype=torch.float64)
+        z, _, _ = vq.quantize(keys, ours.codebook)
+        onehot = torch.nn.functional.one_hot(z, n_code).double()
+        ours.update(keys, z)
+        theirs.track_cluster_size_and_embed_avg(keys[None], onehot[None])
+        torch.testing.assert_close(
+            theirs.cluster_size[0], ours.c_count.detach(), rtol=0, atol=1e-12
+        )
+        torch.testing.assert_close(theirs.embed_avg[0], ours.c_sum.detach(), rtol=0, atol=1e-12)
+    theirs.update_ema()
+    smoothed = laplace_smoothing(ours.c_count.detach(), n_code, 1e-5) * ours.c_count.sum()
+    torch.testing.assert_close(
+        theirs.embed[0], ours.c_sum.detach() / smoothed[:, None], atol=1e-12, rtol=0
+    )
+    # and the two divisions differ by O(eps) where every count is well above the 0.01 floor
+    assert (ours.c_count > 0.01).all()
+    assert torch.allclose(theirs.embed[0], ours.codebook, rtol=1e-4)
