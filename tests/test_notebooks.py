@@ -186,3 +186,23 @@ def test_kernel_and_citations(path):
         for k in group.split(",")
     }
     assert cited <= keys, f"{path.name}: cites unknown keys {sorted(cited - keys)}"
+
+
+def test_figure_and_equation_labels_are_unique_across_the_book():
+    """Sphinx labels are global: two chapters naming a figure alike break the -W build."""
+    seen, dupes = {}, []
+    for path in NOTEBOOKS:
+        nb = _read(path)
+        names = [
+            c.metadata.get("mystnb", {}).get("figure", {}).get("name")
+            for c in nb.cells
+            if c.cell_type == "code"
+        ]
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        names += re.findall(r"\$\$\s*\(([\w-]+)\)", text)
+        names += re.findall(r"^\(([\w-]+)\)=\s*$", text, flags=re.M)
+        for name in filter(None, names):
+            if name in seen and seen[name] != path.name:
+                dupes.append(f"{name}: {seen[name]} and {path.name}")
+            seen.setdefault(name, path.name)
+    assert not dupes, "labels used by two chapters:\n  " + "\n  ".join(dupes)
