@@ -307,6 +307,8 @@ def claim(
             measured, expected, tol, rel, lower, upper, fmt
         )
         shown_m, value = _fmt(worst, fmt), measured
+        if _is_exact(measured):  # an exact count is shown whole, not rounded by fmt
+            shown_m = str(measured)
 
     record = Claim(
         id=id,

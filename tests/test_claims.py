@@ -110,6 +110,8 @@ def test_malformed_claims_are_errors(kwargs, word):
 
 def test_exact_numbers_may_use_zero_tolerance():
     claim("count", "three layers", measured=3, expected=3, tol=0)
+    claim("bytes", "a byte count", measured=5357672, expected=5357672, tol=0)
+    assert claims.ledger()[-1].measured == "5357672"  # shown whole, not as 5.36e+06
     claim("half", "one half", measured=sp.Rational(1, 2), expected=sp.Rational(1, 2), tol=0)
 
 
