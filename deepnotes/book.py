@@ -45,6 +45,9 @@ CSS = """
 /* Code at 13 px: 79 columns (the notebooks' ruff line length) fit the 690 px text column,
    solution boxes included, so no code block scrolls sideways (tests/test_browser.py). */
 div.cell_input pre, div.highlight pre { font-size: 13px; }
+/* Inside exercise solutions and other boxes the column is ~590 px: 12 px fits 79 columns. */
+.admonition div.cell_input pre, .admonition div.highlight pre, details div.highlight pre,
+div.solution div.highlight pre, div.exercise div.highlight pre { font-size: 12px; }
 """
 
 
