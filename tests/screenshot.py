@@ -12,23 +12,11 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
-import os
-import shutil
 import threading
 from pathlib import Path
 
+from chromium import ARGS, CHROMIUM  # noqa: E402  (tests/chromium.py)
 from playwright.sync_api import sync_playwright
-
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

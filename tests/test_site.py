@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import re
-import shutil
 import threading
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -16,16 +14,7 @@ from bs4 import BeautifulSoup
 
 pytestmark = pytest.mark.book
 
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from chromium import ARGS, CHROMIUM  # noqa: E402  (tests/chromium.py)
 
 
 def _pages(built_book: Path) -> list[Path]:
