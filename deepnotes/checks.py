@@ -38,7 +38,11 @@ def positive_int(name: str, value) -> int:
 
 
 def positive_float(name: str, value) -> float:
-    """``float(value)`` if it is a finite number > 0, else ``ValueError`` naming ``name``."""
+    """``float(value)`` if it is a finite number > 0, else ``ValueError`` naming ``name``.
+
+    Strings and bools are not numbers here (``float("1")`` would accept one)."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):
