@@ -50,3 +50,60 @@ def positive_float(name: str, value) -> float:
     if not math.isfinite(v) or v <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return v
+
+
+def real(name: str, value, lo: float = -math.inf, hi: float = math.inf, closed=True) -> float:
+    """``float(value)`` if it is a finite real number in ``[lo, hi]`` (``(lo, hi)`` with
+    ``closed=False``), else ``ValueError`` naming ``name``.  Strings and bools are refused."""
+    where = f"[{lo}, {hi}]" if closed else f"({lo}, {hi})"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a finite number in {where}, got {value!r}")
+    v = float(value)
+    inside = lo <= v <= hi if closed else lo < v < hi
+    if not math.isfinite(v) or not inside:
+        raise ValueError(f"{name} must be a finite number in {where}, got {value!r}")
+    return v
+
+
+def one_of(name: str, value, allowed) -> object:
+    """``value`` if it is one of ``allowed``, else ``ValueError`` naming ``name`` and the choices."""
+    try:
+        ok = value in tuple(allowed)
+    except TypeError:  # an unhashable or incomparable value
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be one of {sorted(map(repr, allowed))}, got {value!r}")
+    return value
+
+
+def tensor(name: str, x, ndim=None, *, shape=None, floating: bool = True, finite: bool = True):
+    """``x`` if it is a ``torch.Tensor`` as described, else ``TypeError``/``ValueError`` naming
+    ``name``.
+
+    ``ndim``: an int or a tuple of allowed ranks; ``shape``: a tuple with ``None`` for any size
+    (checked from the right for rank-polymorphic inputs when ``ndim`` is not given);
+    ``floating``: a real or complex floating dtype is required; ``finite``: no NaN or infinity.
+    The finiteness check reads every element once (cheap next to the work on it).
+    """
+    import torch
+
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if ndim is not None:
+        ranks = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.ndim not in ranks:
+            raise ValueError(
+                f"{name} must have {' or '.join(map(str, ranks))} dimensions, got "
+                f"shape {tuple(x.shape)}"
+            )
+    if shape is not None:
+        tail = tuple(x.shape[len(x.shape) - len(shape) :]) if x.ndim >= len(shape) else None
+        if tail is None or any(s is not None and s != t for s, t in zip(shape, tail, strict=True)):
+            want = tuple("*" if s is None else s for s in shape)
+            raise ValueError(f"{name} must have shape {want}, got {tuple(x.shape)}")
+    if floating and not (x.is_floating_point() or x.is_complex()):
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if finite and (x.is_floating_point() or x.is_complex()) and x.device.type != "meta":
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name} must be finite, got a tensor with NaN or infinity")
+    return x
