@@ -12,13 +12,23 @@ What it does, in a virtual environment under ``_build/colab/``:
    Colab has 75.2.0); ``timm`` is a stub package providing
    ``timm.models.layers.drop_path`` (what torchscale imports), because PyPI's torchvision, which the
    real timm imports, does not load beside this torch; ``google.colab`` is a marker module imported
-   at kernel start-up, as Colab does.  torchscale and jestimator are absent, as on Colab.
+   at kernel start-up, as Colab does, with an empty ``google.colab.output`` (JAX's Colab debugger
+   imports it whenever ``google.colab`` is loaded; without it ``import jax`` fails).  torchscale
+   and jestimator are absent, as on Colab.
 2. Runs the notebooks' own install command (parsed from the first cell of each chapter), pointed
    at this clone (``git+file://``, so what is committed), and fails if pip changed the version of
    anything Colab ships; it may only add ``deepnotes`` and packages Colab lacks.
 3. Executes every chapter in that environment with the Colab marker active (so the install cell
    runs) and live widgets, then moves every control of every explorer through its values and
    checks that each move redraws.  Any error fails the run.
+
+4. Runs chapter 8 once more on Python 3.13's standard library, which is Colab's and differs from
+   this machine's 3.11 (3.13 removed 19 modules): its byte corpus is the stdlib's own source, so
+   the corpus hash the chapter checks its shipped runs against changes, and the chapter must still
+   run, say that the loaded runs come from another corpus, and pass its claims on the new bytes.
+   The 3.13 sources are those of CPython 3.13.2 as Pyodide 0.28.3 ships them
+   (``python_stdlib.zip`` from the npm registry, ``npm pack pyodide@0.28.3``; top-level ``*.py``,
+   minus Pyodide's ``_sysconfigdata`` file), read through a patched ``sysconfig.get_paths``.
 
 Prints the versions it found, what pip added, and one line per chapter; exits 1 on any failure.
 """
@@ -82,6 +92,7 @@ def drop_path(x, drop_prob: float = 0.0, training: bool = False, scale_by_keep: 
 COLAB_MARKER = (
     '"""Marker: this kernel pretends to be a Colab runtime (tests/colab/contract.py)."""\n'
 )
+COLAB_OUTPUT = '"""Stand-in for google.colab.output: jax._src.debugger imports it under Colab."""\n'
 
 #: Appended to each chapter: move every explorer's controls through their values.
 MOVE_WIDGETS = r"""
@@ -165,6 +176,7 @@ def build_env() -> None:
     (site / "timm" / "models" / "layers.py").write_text(TIMM_LAYERS, encoding="utf-8")
     (site / "google" / "colab").mkdir(parents=True, exist_ok=True)
     (site / "google" / "colab" / "__init__.py").write_text(COLAB_MARKER, encoding="utf-8")
+    (site / "google" / "colab" / "output.py").write_text(COLAB_OUTPUT, encoding="utf-8")
 
 
 def install_command(notebook: Path) -> list[str]:
@@ -198,8 +210,11 @@ def check_install(notebooks: list[Path]) -> list[str]:
     return problems
 
 
-def execute(notebook: Path) -> tuple[bool, str]:
-    """Run one chapter as Colab would (marker imported at start-up, live figures) and move its widgets."""
+def execute(notebook: Path, stdlib: Path | None = None) -> tuple[bool, str]:
+    """Run one chapter as Colab would (marker imported at start-up, live figures) and move its widgets.
+
+    ``stdlib``: a folder of standard-library sources that ``sysconfig.get_paths()["stdlib"]``
+    reports instead of this Python's (where the chapters' stdlib corpus is read from)."""
     import nbformat  # from the book's own venv, only to edit the copy
 
     nb = nbformat.read(notebook, as_version=4)
@@ -213,6 +228,13 @@ def execute(notebook: Path) -> tuple[bool, str]:
         (startup / "00-colab.py").write_text(
             "import google.colab  # noqa: F401\n", encoding="utf-8"
         )
+        if stdlib is not None:
+            (startup / "01-stdlib.py").write_text(
+                "import sysconfig\n_paths = sysconfig.get_paths\n"
+                "sysconfig.get_paths = lambda *a, **k: "
+                f"{{**_paths(*a, **k), 'stdlib': {str(stdlib)!r}}}\n",
+                encoding="utf-8",
+            )
         src = tmp / notebook.name
         nbformat.write(nb, src)
         env = {k: v for k, v in os.environ.items() if not k.startswith("DEEPNOTES_")}
@@ -254,7 +276,12 @@ def execute(notebook: Path) -> tuple[bool, str]:
     report = next(
         (json.loads(t.split("COLAB-WIDGETS ", 1)[1]) for t in texts if "COLAB-WIDGETS" in t), None
     )
-    notes = [line for t in texts for line in t.splitlines() if "not run" in line]
+    notes = [
+        line
+        for t in texts
+        for line in t.splitlines()
+        if "not run" in line or (stdlib is not None and "same corpus" in line)
+    ]
     if errors or report is None:
         return False, f"{notebook.name}: errors in outputs {errors[:1]}"
     ok = not report["stuck"] and (report["explorers"] == 0 or report["moves"] > 0)
@@ -265,6 +292,33 @@ def execute(notebook: Path) -> tuple[bool, str]:
     for n in notes:
         line += f"\n    says: {n.strip()}"
     return ok, line
+
+
+PYODIDE = "pyodide@0.28.3"  # ships CPython 3.13.2's standard library as python_stdlib.zip
+
+
+def stdlib_313() -> Path:
+    """CPython 3.13's top-level standard-library sources, from Pyodide's npm package (cached)."""
+    import zipfile
+
+    lib = WORK / "stdlib-3.13"
+    if lib.is_dir() and any(lib.glob("*.py")):
+        return lib
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError(
+            "npm is needed to fetch Python 3.13's stdlib (Debian: apt-get install npm)"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        run([npm, "pack", PYODIDE, "--silent"], cwd=tmp)
+        tgz = next(Path(tmp).glob("pyodide-*.tgz"))
+        run(["tar", "xzf", tgz.name, "package/python_stdlib.zip"], cwd=tmp)
+        zf = zipfile.ZipFile(Path(tmp) / "package" / "python_stdlib.zip")
+        lib.mkdir(parents=True, exist_ok=True)
+        for name in zf.namelist():
+            if "/" not in name and name.endswith(".py") and not name.startswith("_sysconfigdata"):
+                (lib / name).write_bytes(zf.read(name))
+    return lib
 
 
 def _has_deepnotes() -> bool:
@@ -297,6 +351,15 @@ def main() -> int:
     results = []
     for nb in notebooks:
         ok, line = execute(nb)
+        results.append((ok, line))
+        print(("ok   " if ok else "FAIL ") + line, flush=True)
+        if not ok:
+            problems.append(line)
+    keynorm = [nb for nb in notebooks if nb.name.startswith("08-")]
+    if keynorm:
+        ok, line = execute(keynorm[0], stdlib=stdlib_313())
+        ok = ok and "same corpus: False" in line
+        line = f"{line} [Python 3.13 stdlib corpus]"
         results.append((ok, line))
         print(("ok   " if ok else "FAIL ") + line, flush=True)
         if not ok:
