@@ -227,7 +227,11 @@ class Amos(torch.optim.Optimizer):
                 else:
                     reduced = [i for i, n in enumerate(grad.shape) if v.shape[i] < n]
                     g2 = grad.square().mean(dim=reduced, keepdim=True) if reduced else grad.square()
-                v.mul_(beta).add_(g2 * (1.0 - beta))
+                # A float32 gradient above ~1.8e19 squares to inf; 1 / v is then 0 and gamma's
+                # 0 * inf is nan.  The second moment saturates at the largest finite value.
+                big = torch.finfo(v.dtype).max
+                g2 = g2.clamp_max(big)
+                v.mul_(beta).add_(g2 * (1.0 - beta)).clamp_max_(big)
                 rcpl_v_hat = (1.0 - beta**count) / v.clamp_min(group["epsilon"])
                 decay_c = torch.rsqrt(1.0 + group["c_coef"] * math.sqrt(xi) * b)
                 gamma = decay_c * xi**2 * rcpl_v_hat * g2
