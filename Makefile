@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 PORT   ?= 8000
 
-.PHONY: publish colab-check help venv book page test lint serve clean strip check-python check-toc browser-deps
+.PHONY: bench gpu-check publish colab-check help venv book page test lint serve clean strip check-python check-toc browser-deps
 
 help:
 	@echo "make book   build the static book into _build/html (creates .venv first)"
@@ -20,6 +20,8 @@ help:
 	@echo "make page NB=chapters/NN-name.ipynb   build one chapter alone (for writing it)"
 	@echo "make publish      reader-ready notebooks (roles resolved) on the notebooks branch"
 	@echo "make colab-check  run every chapter in a Colab-pinned environment with live widgets"
+	@echo "make bench  every benchmark (speed, memory, page weight; CUDA too if present) -> benchmarks/results"
+	@echo "make gpu-check  every chapter at a GPU SCALE on CUDA, with the GPU benchmarks"
 	@echo "make serve  serve _build/html on http://localhost:$(PORT)"
 	@echo "make lint   ruff on the package, tests and notebooks"
 	@echo "make strip  remove outputs from chapters/*.ipynb"
@@ -55,7 +57,7 @@ page: venv
 	stem=$$(basename "$(NB)" .ipynb)
 	out=_build/page-$$stem
 	mkdir -p $$out
-	printf 'format: jb-book\nroot: chapters/intro\nchapters:\n  - file: chapters/%s\n  - file: chapters/checks\n  - file: chapters/bibliography\n' "$$stem" > $$out/_toc.yml
+	printf 'format: jb-book\nroot: chapters/intro\nchapters:\n  - file: chapters/%s\n  - file: chapters/checks\n  - file: chapters/performance\n  - file: chapters/bibliography\n' "$$stem" > $$out/_toc.yml
 	$(BIN)/jupyter-book build . --toc $$out/_toc.yml --path-output $$out --builder html
 	@echo "page: $$out/_build/html/chapters/$$stem.html"
 
@@ -92,6 +94,15 @@ browser-deps:
 
 test: venv check-toc browser-deps
 	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+
+# Benchmarks (benchmarks/run_all.py): tables printed, results saved to benchmarks/results/*.json,
+# which the book's Performance appendix renders. Build the book first for the page-weight part.
+bench: venv
+	$(BIN)/python benchmarks/run_all.py
+
+# Every chapter at a GPU SCALE with DEEPNOTES_DEVICE=cuda, and the GPU benchmarks; exit 2 without CUDA.
+gpu-check: venv
+	$(BIN)/python benchmarks/gpu_check.py
 
 lint: venv
 	$(BIN)/ruff check deepnotes tests benchmarks chapters conftest.py

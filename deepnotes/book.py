@@ -13,6 +13,9 @@
   ``deepnotes-claims`` directive renders those files as the appendix "What this
   book checks" once every notebook has executed (at ``doctree-resolved``, so the
   page never re-runs anything).
+* Renders the Performance appendix: the ``deepnotes-benchmarks`` directive reads
+  every ``benchmarks/results/*.json`` that ``make bench`` wrote and committed
+  (:func:`load_results`, :func:`benchmarks_html`); the build runs no benchmark.
 * Labels citations the same way in the text and in every bibliography: the
   pybtex style ``deepnotes`` (``bibtex_default_style`` in ``_config.yml``, with
   ``bibtex_reference_style: label``) gives each entry an author-year label such
@@ -42,6 +45,9 @@ CSS = """
 .deepnotes-claim-mark { color: #2d6a4f; font-weight: bold; }
 .deepnotes-claim-numbers { color: #40534a; }
 .deepnotes-claims-table td, .deepnotes-claims-table th { font-size: 0.85em; vertical-align: top; }
+.deepnotes-bench-machine { font-size: 0.85em; color: #40534a; }
+.deepnotes-bench-missed { color: #9b2226; }
+.deepnotes-bench-scroll { overflow-x: auto; }
 /* Code at 13 px: 79 columns (the notebooks' ruff line length) fit the 690 px text column,
    solution boxes included, so no code block scrolls sideways (tests/test_browser.py). */
 div.cell_input pre, div.highlight pre { font-size: 13px; }
@@ -225,6 +231,250 @@ def _render_claims(app, doctree, docname) -> None:
         node.replace_self(nodes.raw("", body, format="html"))
 
 
+# --------------------------------------------------------------------------- performance appendix
+
+#: Where ``make bench`` saves its results (``benchmarks/common.py``), under the book's root.
+RESULTS = Path("benchmarks") / "results"
+_BENCH_KEYS = ("benchmark", "machine", "params", "notes", "targets", "rows")
+_MACHINE_KEYS = ("date", "device", "cpu", "cores", "torch", "python", "commit")
+_TARGET_KEYS = ("target", "measured", "threshold", "better", "unit", "met")
+#: The order of issue 16's items; other benchmarks follow by name.
+_BENCH_ORDER = ("book", "suite", "vq_scaling", "lru_scan", "amos_step", "ode_nfe", "site")
+_BENCH_TITLES = {
+    "book": "Executing the chapters",
+    "suite": "make test, part by part",
+    "vq_scaling": "Transformer-VQ at long lengths",
+    "lru_scan": "LRU scans",
+    "amos_step": "The Amos step",
+    "ode_nfe": "ODE samplers: network evaluations",
+    "site": "The static site: page weight",
+    "gpu_check": "Every chapter at a GPU scale",
+}
+
+
+def _result_problems(data) -> list[str]:
+    """What a results file lacks for the appendix (empty when it is complete)."""
+    from collections.abc import Mapping
+
+    if not isinstance(data, Mapping):
+        return ["is not a JSON object"]
+    problems = [f"has no {k!r}" for k in _BENCH_KEYS if k not in data]
+    machine = data.get("machine", {})
+    if not isinstance(machine, Mapping):
+        problems.append("has a 'machine' that is not an object")
+    else:
+        problems += [f"has no machine[{k!r}]" for k in _MACHINE_KEYS if k not in machine]
+    for key, fields in (("targets", _TARGET_KEYS), ("rows", ())):
+        items = data.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(x, Mapping) for x in items):
+            problems.append(f"has {key!r} that is not a list of objects")
+        else:
+            problems += [
+                f"has a target without {f!r}" for f in fields if any(f not in x for x in items)
+            ]
+    return problems
+
+
+def load_results(folder) -> list[dict]:
+    """Every benchmark result in ``folder`` (``benchmarks/results``), checked, in page order.
+
+    Each is the object ``benchmarks/common.py``'s ``save`` wrote (benchmark, machine, params,
+    notes, targets, rows) with ``file``, its name, added.  A file the appendix could not show
+    in full is a ``ValueError`` naming it.
+    """
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be a path (str or PathLike), got {type(folder).__name__}")
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"folder must be an existing directory, got {str(folder)!r}")
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"folder holds {path.name}, which is not JSON: {err}") from None
+        problems = _result_problems(data)
+        if problems:
+            raise ValueError(f"folder holds {path.name}, which {'; '.join(problems)}")
+        found.append({**data, "file": path.name})
+
+    def order(r):
+        name = r["benchmark"]
+        rank = _BENCH_ORDER.index(name) if name in _BENCH_ORDER else len(_BENCH_ORDER)
+        return (rank, name, r["machine"]["device"] != "cpu", r["file"])
+
+    return sorted(found, key=order)
+
+
+def _bench_value(v) -> str:
+    """A table cell: floats to 4 significant digits, large numbers with separators."""
+    import math
+
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}" if abs(v) >= 10_000 else str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v) or v == 0:
+            return str(v) if v else "0"
+        if 1e4 <= abs(v) < 1e15:
+            return f"{v:,.0f}"
+        return f"{v:.4g}" if abs(v) >= 1e-3 else f"{v:.3e}"
+    if isinstance(v, (list, dict)):
+        text = json.dumps(v)
+        return text if len(text) <= 60 else text[:57] + "..."
+    return str(v)
+
+
+def _param_text(v) -> str:
+    """A setting as the page shows it; "" for one too long to show (the JSON keeps it)."""
+    if isinstance(v, (list, tuple)) and all(not isinstance(x, (list, dict)) for x in v):
+        text = "[" + ", ".join(_bench_value(x) for x in v) + "]"
+    elif isinstance(v, dict):
+        return ""
+    else:
+        text = _bench_value(v)
+    return text if len(text) <= 80 else ""
+
+
+def _bench_anchor(r) -> str:
+    import re
+
+    return "perf-" + re.sub(
+        r"[^a-z0-9]+", "-", f"{r['benchmark']}-{r['machine']['device']}".lower()
+    )
+
+
+def _bench_title(r) -> str:
+    device = str(r["machine"]["device"])
+    title = _BENCH_TITLES.get(r["benchmark"], str(r["benchmark"]))
+    return f"{title} ({device.upper() if device in ('cpu', 'cuda') else device})"
+
+
+def _machine_line(m) -> str:
+    date = str(m["date"]).replace("T", " ").replace("Z", " UTC")
+    gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
+    threads = f" (torch threads {m['torch_threads']})" if m.get("torch_threads") else ""
+    load = m.get("load_average")
+    load = f"; load average {', '.join(f'{x:.2f}' for x in load)} at the start" if load else ""
+    return (
+        f"Measured {date} on {m['cpu']}, {m['cores']} cores{threads}{gpu}; torch {m['torch']}, "
+        f"Python {m['python']}, commit {m['commit'] or 'unknown'}{load}."
+    )
+
+
+def _bench_targets(targets) -> str:
+    esc = html.escape
+    if not targets:
+        return "<p>No targets: these are figures to read.</p>"
+    body = []
+    for t in targets:
+        sign = "≥" if t["better"] == "higher" else "≤"
+        unit = esc(str(t["unit"] or ""))
+        mark = "met" if t["met"] else "<strong class='deepnotes-bench-missed'>missed</strong>"
+        body.append(
+            f"<tr><td>{esc(str(t['target']))}</td><td>{_bench_value(t['measured'])}{unit}</td>"
+            f"<td>{sign} {_bench_value(t['threshold'])}{unit}</td><td>{mark}</td></tr>"
+        )
+    return (
+        '<table class="table deepnotes-claims-table deepnotes-bench-targets"><thead><tr>'
+        "<th>target</th><th>measured</th><th>threshold</th><th></th></tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def _bench_rows(rows) -> str:
+    esc = html.escape
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    nested = [
+        c
+        for c in columns
+        if all(isinstance(r.get(c), (list, dict)) for r in rows if r.get(c) is not None)
+        and any(r.get(c) is not None for r in rows)
+    ]
+    columns = [c for c in columns if c not in nested]
+    if not rows:
+        return "<p>No rows.</p>"
+    head = "".join(f"<th>{esc(c.replace('_', ' '))}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{esc(_bench_value(r.get(c)))}</td>" for c in columns) + "</tr>"
+        for r in rows
+    )
+    more = f"<p>The JSON also holds, per row: {esc(', '.join(nested))}.</p>" if nested else ""
+    return (
+        '<div class="deepnotes-bench-scroll"><table class="table deepnotes-claims-table">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{more}"
+    )
+
+
+def benchmarks_html(results) -> str:
+    """The Performance appendix body from :func:`load_results`'s list: a summary table, then
+    per result its notes, machine, settings, targets (met or missed) and rows."""
+    from collections.abc import Mapping
+
+    if isinstance(results, (str, bytes, Mapping)) or not isinstance(results, (list, tuple)):
+        raise TypeError(
+            f"results must be a list of benchmark results, got {type(results).__name__}"
+        )
+    for r in results:
+        problems = _result_problems(r)
+        if problems:
+            raise ValueError(f"results holds an entry that {'; '.join(problems)}")
+    esc = html.escape
+    if not results:
+        return (
+            "<p>No benchmark results are committed yet: <code>make bench</code> writes them to "
+            "<code>benchmarks/results/</code>.</p>"
+        )
+    targets = [t for r in results for t in r["targets"]]
+    met = sum(bool(t["met"]) for t in targets)
+    out = [f"<p>{len(results)} results; {met} of {len(targets)} targets met.</p>"]
+    summary = "".join(
+        f"<tr><td><a href='#{_bench_anchor(r)}'>{esc(_bench_title(r))}</a></td>"
+        f"<td>{esc(str(r['machine']['date'])[:10])}</td>"
+        f"<td>{sum(bool(t['met']) for t in r['targets'])} of {len(r['targets'])}</td></tr>"
+        for r in results
+    )
+    out.append(
+        '<table class="table deepnotes-claims-table" id="perf-summary"><thead><tr><th>benchmark'
+        f"</th><th>measured</th><th>targets met</th></tr></thead><tbody>{summary}</tbody></table>"
+    )
+    for r in results:
+        out.append(f"<h2 id='{_bench_anchor(r)}'>{esc(_bench_title(r))}</h2>")
+        if r["notes"]:
+            out.append(f"<p>{esc(str(r['notes']))}</p>")
+        out.append(f"<p class='deepnotes-bench-machine'>{esc(_machine_line(r['machine']))}</p>")
+        params = r["params"] if isinstance(r["params"], Mapping) else {}
+        shown = [f"{k} = {_param_text(v)}" for k, v in params.items() if _param_text(v)]
+        if shown:
+            out.append(f"<p class='deepnotes-bench-machine'>Settings: {esc(', '.join(shown))}.</p>")
+        out.append(_bench_targets(r["targets"]))
+        out.append(_bench_rows(r["rows"]))
+    return "\n".join(out)
+
+
+class BenchmarksDirective(Directive):
+    """``deepnotes-benchmarks``: every committed result of ``make bench``, read at build time
+    (the page depends on each file, so a changed result rebuilds it); nothing is run."""
+
+    has_content = False
+
+    def run(self):
+        env = self.state.document.settings.env
+        folder = Path(env.srcdir) / RESULTS
+        for path in sorted(folder.glob("*.json")):
+            env.note_dependency(str(path))
+        try:
+            body = benchmarks_html(load_results(folder) if folder.is_dir() else [])
+        except ValueError as err:
+            raise self.error(f"deepnotes-benchmarks: {err}") from None
+        return [nodes.raw("", body, format="html")]
+
+
 def _write_css(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
@@ -290,6 +540,7 @@ def setup(app):
     app.connect("builder-inited", _load_citation_labels)
     app.add_node(_PLACEHOLDER)
     app.add_directive("deepnotes-claims", _DIRECTIVE)
+    app.add_directive("deepnotes-benchmarks", BenchmarksDirective)
     app.add_css_file(STYLESHEET)
     app.connect("builder-inited", _start_ledger)
     app.connect("doctree-resolved", _render_claims)
