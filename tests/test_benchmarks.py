@@ -58,6 +58,9 @@ def test_suite_breakdown_from_junit(tmp_path):
     assert fig["total_seconds"] == 207.5 and part["make test"]["seconds"] == 207.5
     assert sum(part[p]["percent"] for p in suite.PARTS) == pytest.approx(100.0)
     assert fig["double_execution_share"] == pytest.approx(50.0 / 207.5)
+    rows, fig = suite.breakdown(found, totals, install_seconds=37.5, make_seconds=180.0)
+    other = {r["part"]: r for r in rows}["collection and other"]["seconds"]
+    assert fig["total_seconds"] == 217.5 and other == pytest.approx(6.5 + 10.0)
     with pytest.raises(ValueError, match="no <testsuite>"):
         (tmp_path / "bad.xml").write_text("<nothing/>")
         suite.read_junit(tmp_path / "bad.xml")
