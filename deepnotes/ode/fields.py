@@ -41,8 +41,16 @@ class ExactField:
         return K.log_density(self.kernel, x[:, None, :], t, self.data[None].to(x.dtype))
 
     def posterior(self, x: torch.Tensor, t) -> torch.Tensor:
-        """``p_t(x_i | x)``: the softmax of :meth:`log_kernels` over the data, ``(B, N)``."""
-        return torch.softmax(self.log_kernels(x, t), dim=1)
+        """``p_t(x_i | x)``: the softmax of :meth:`log_kernels` over the data, ``(B, N)``.
+
+        On a datum the ``tanh`` and ``exp`` kernels are infinite (singular like ``r^(1-d)``);
+        the limit puts all weight on the data at distance zero (a softmax would give NaN)."""
+        lk = self.log_kernels(x, t)
+        w = torch.softmax(lk, dim=1)
+        on = torch.isposinf(lk)
+        if bool(on.any()):
+            w = torch.where(on.any(1, keepdim=True), on / on.sum(1, keepdim=True).clamp_min(1), w)
+        return w
 
     def denoise(self, x: torch.Tensor, t) -> torch.Tensor:
         """``E[x0 | x_t = x] = sum_i w_i x_i`` (what a network trained to predict ``x0`` learns)."""
