@@ -101,16 +101,16 @@ def test_no_results_says_so():
 def test_load_results_orders_and_refuses_incomplete_files(tmp_path):
     for name, device in [
         ("site", "cpu"),
-        ("vq_scaling", "cuda"),
-        ("vq_scaling", "cpu"),
+        ("vq_attention", "cuda"),
+        ("vq_attention", "cpu"),
         ("book", "cpu"),
     ]:
         (tmp_path / f"{name}-{device}.json").write_text(json.dumps(_result(name, device)))
     order = [(r["benchmark"], r["machine"]["device"]) for r in load_results(tmp_path)]
     assert order == [
         ("book", "cpu"),
-        ("vq_scaling", "cpu"),
-        ("vq_scaling", "cuda"),
+        ("vq_attention", "cpu"),
+        ("vq_attention", "cuda"),
         ("site", "cpu"),
     ]
     broken = _result("amos_step")
