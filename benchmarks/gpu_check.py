@@ -22,9 +22,10 @@ thread each, as ``dn.set_threads`` sets), and the GPU figures proper are those o
 
 Without CUDA it prints one line ("no CUDA device: ...") and exits with status 2.  A dry run
 of the chapter runner works anywhere: ``--device cpu --scale 1 --chapters 00-toolbox
---no-benchmarks`` (nothing is saved for ``--device cpu``).  Runtime on the GPU machine: a few
-minutes for step 1, and for step 2 about SCALE times the chapters' 2-core minutes (roughly
-12-20 minutes at SCALE 2; use ``--chapters`` to split it).
+--no-benchmarks`` (nothing is saved for ``--device cpu``).  Runtime on the GPU machine: not
+measured yet (no GPU was at hand when this was written); step 1 is a few minutes, and step 2
+should take about SCALE times the chapters' 2-core minutes, since their work stays on the
+CPU (so perhaps 15 minutes at SCALE 2); ``--chapters`` splits it into shorter runs.
 
     make gpu-check                                     # = .venv/bin/python benchmarks/gpu_check.py
     .venv/bin/python benchmarks/gpu_check.py --scale 4 --chapters 06-lru 07-transformer-vq
