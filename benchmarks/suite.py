@@ -23,9 +23,14 @@ The notebooks are executed twice (nbval, then the book build): the cost of the s
 execution is reported as nbval's total and its share of ``make test``.  Target: ``make test``
 <= 15 minutes from a fresh clone.  It reads a report; it runs nothing (seconds).
 
-    /usr/bin/time -f %e make venv                                # install, from a fresh clone
-    PYTEST_ADDOPTS=--junitxml=_build/junit.xml /usr/bin/time -f %e make test
-    .venv/bin/python benchmarks/suite.py _build/junit.xml --install-seconds 95 --make-seconds 800
+    /usr/bin/time -f "%e s %M KiB" make venv                    # install, from a fresh clone
+    PYTEST_ADDOPTS=--junitxml=_build/junit.xml /usr/bin/time -f "%e s %M KiB" make test
+    .venv/bin/python benchmarks/suite.py _build/junit.xml --install-seconds 95 \
+        --make-seconds 800 --make-peak-kib 2500000
+
+``%M`` is the peak resident memory of the largest single process the command ran (a kernel,
+the Sphinx build), not of the whole tree; ``--make-book-seconds`` and ``--make-book-peak-kib``
+(a separate ``make book`` run, timed the same way) add make book's row.
 """
 
 from __future__ import annotations
@@ -183,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         "--make-seconds", type=float, help="wall time of make test, after make venv"
     )
     parser.add_argument("--make-book-seconds", type=float, help="wall time of make book (a row)")
+    parser.add_argument("--make-peak-kib", type=float, help="make test's %%M of /usr/bin/time")
+    parser.add_argument("--make-book-peak-kib", type=float, help="make book's %%M")
     parser.add_argument("--book-build-seconds", type=float, help="override the estimate")
     parser.add_argument("--device", default="cpu", choices=["cpu"], help="make test is CPU")
     parser.add_argument("--quick", action="store_true", help="no effect: this script is fast")
@@ -204,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
                 "tests": None,
             }
         )
+    peaks = {"make test": args.make_peak_kib, "make book": args.make_book_peak_kib}
+    for row in rows:
+        kib = next((v for k, v in peaks.items() if row["part"].startswith(k)), None)
+        if kib is not None:
+            row["peak_mib"] = kib / 1024
     targets = [
         common.target(
             "make test" + ("" if fig["install_included"] else " (install not included)"),
@@ -217,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
     ]
     print(f"\nsuite: make test from {args.junit} ({totals['tests']} tests)")
-    common.print_table(rows, ["part", "seconds", "minutes", "percent", "tests"])
+    columns = ["part", "seconds", "minutes", "percent", "tests"]
+    common.print_table(rows, columns + (["peak_mib"] if any("peak_mib" in r for r in rows) else []))
     if not fig["book_build_seconds"]:
         print("  this report has no book build (no test of tests/test_book.py and the like)")
     print(
@@ -245,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
                 "install_seconds": args.install_seconds,
                 "make_seconds": args.make_seconds,
                 "make_book_seconds": args.make_book_seconds,
+                "make_peak_kib": args.make_peak_kib,
+                "make_book_peak_kib": args.make_book_peak_kib,
                 "tests": totals["tests"],
                 "failures": totals["failures"],
                 "errors": totals["errors"],
