@@ -25,6 +25,9 @@ import math
 import torch
 import torch.nn.functional as F
 
+from deepnotes.checks import boolean, positive_float, positive_int
+from deepnotes.checks import tensor as _check_tensor
+
 __all__ = [
     "VARIANTS",
     "attention",
@@ -46,6 +49,15 @@ def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
             raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
         if t.dim() < 2:
             raise ValueError(f"{name} must have shape (..., n, d), got {tuple(t.shape)}")
+        _check_tensor(name, t)  # a floating dtype, no NaN or infinity
+    for name, t in (("k", k), ("v", v)):
+        if t.dtype != q.dtype:
+            raise TypeError(f"{name} must have the dtype of q ({q.dtype}), got {t.dtype}")
+        if t.shape[:-2] != q.shape[:-2]:
+            raise ValueError(
+                f"{name} must have the leading axes of q {tuple(q.shape[:-2])}, got "
+                f"shape {tuple(t.shape)}"
+            )
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(
             f"k must have the head dimension of q: q has d = {q.shape[-1]}, k has {k.shape[-1]}"
@@ -57,7 +69,7 @@ def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
 
 
 def _check_variant(variant: str) -> None:
-    if variant not in VARIANTS:
+    if not isinstance(variant, str) or variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
 
 
@@ -74,6 +86,8 @@ def default_scale(variant: str, d: int) -> float:
 
 def normalize(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """``x / max(||x||, eps)`` along the last axis (the hat of KeyNorm, QueryNorm and cosine)."""
+    _check_tensor("x", x, ndim=tuple(range(1, 9)))
+    eps = positive_float("eps", eps)
     return x / x.norm(dim=-1, keepdim=True).clamp_min(eps)
 
 
@@ -81,8 +95,7 @@ def rope_frequencies(d: int, base: float = 10000.0) -> torch.Tensor:
     """RoPE's angular frequencies ``theta_i = base**(-2 i / d)``, ``i = 0 .. d/2 - 1``."""
     if isinstance(d, bool) or not isinstance(d, int) or d < 2 or d % 2:
         raise ValueError(f"d must be a positive even int (RoPE rotates pairs), got {d!r}")
-    if not base > 0:
-        raise ValueError(f"base must be positive, got {base!r}")
+    base = positive_float("base", base)
     return base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
 
 
@@ -96,12 +109,17 @@ def rope(x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 1
     """
     if not isinstance(x, torch.Tensor) or x.dim() < 2:
         raise ValueError("x must be a tensor of shape (..., n, d)")
+    _check_tensor("x", x)
     n, d = x.shape[-2], x.shape[-1]
+    if d % 2:
+        raise ValueError(
+            f"x: its last axis d must be a positive even int (RoPE rotates pairs), got shape "
+            f"{tuple(x.shape)}"
+        )
+    base = positive_float("base", base)
     if positions is None:
         positions = torch.arange(n, device=x.device)
-    positions = torch.as_tensor(positions, device=x.device)
-    if positions.shape != (n,):
-        raise ValueError(f"positions must have shape ({n},), got {tuple(positions.shape)}")
+    positions = _check_positions(positions, n, "x").to(x.device)
     angles = positions.to(torch.float64)[:, None] * rope_frequencies(d, base).to(x.device)
     cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
     even, odd = x[..., 0::2], x[..., 1::2]
@@ -112,15 +130,58 @@ def rope(x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 1
 def causal_mask(n_queries: int, n_keys: int | None = None, device=None) -> torch.Tensor:
     """Boolean ``(n_queries, n_keys)`` mask, True where query ``i`` may see key ``j`` (``j <= i``,
     queries aligned to the last keys when there are more keys than queries)."""
-    n_keys = n_queries if n_keys is None else n_keys
+    n_queries = positive_int("n_queries", n_queries)
+    n_keys = n_queries if n_keys is None else positive_int("n_keys", n_keys)
+    if n_keys < n_queries:
+        raise ValueError(
+            f"n_keys = {n_keys} < n_queries = {n_queries} leaves the first queries no key to see"
+        )
+    if device is not None:
+        try:
+            device = torch.device(device)
+        except (RuntimeError, TypeError, ValueError):
+            raise ValueError(f"device must be a torch.device or its name, got {device!r}") from None
     offset = n_keys - n_queries
     i = torch.arange(n_queries, device=device)[:, None]
     j = torch.arange(n_keys, device=device)[None, :]
     return j <= i + offset
 
 
-def _prepare(q, k, variant, scale, use_rope, positions, base):
+def _check_positions(positions, n: int, of: str) -> torch.Tensor:
+    if not isinstance(positions, torch.Tensor):
+        raise TypeError(
+            f"positions must be a tensor of {n} positions, got {type(positions).__name__}"
+        )
+    if positions.shape != (n,) or positions.dtype == torch.bool or positions.is_complex():
+        raise ValueError(
+            f"positions must be a real tensor of shape ({n},), one per row of {of}, got shape "
+            f"{tuple(positions.shape)} and dtype {positions.dtype}"
+        )
+    if positions.is_floating_point() and not bool(torch.isfinite(positions).all()):
+        raise ValueError("positions must be finite, got a tensor with NaN or infinity")
+    return positions
+
+
+def _prepare(q, k, variant, scale, use_rope, positions, base, causal, bias):
     _check_variant(variant)
+    boolean("use_rope", use_rope)
+    boolean("causal", causal)
+    base = positive_float("rope_base", base)
+    if scale is not None:
+        scale = positive_float("scale", scale)
+    if positions is not None:
+        _check_positions(positions, k.shape[-2], "k")
+    if causal and q.shape[-2] > k.shape[-2]:
+        raise ValueError(
+            f"causal attention needs at least as many keys as queries: q has {q.shape[-2]} "
+            f"rows, k {k.shape[-2]}"
+        )
+    if bias is not None:
+        _check_tensor("bias", bias, ndim=tuple(range(2, 9)))
+        if bias.shape[-2:] != (q.shape[-2], k.shape[-2]):
+            raise ValueError(
+                f"bias must end in shape {(q.shape[-2], k.shape[-2])}, got {tuple(bias.shape)}"
+            )
     if use_rope:
         q = rope(q, positions[-q.shape[-2] :] if positions is not None else None, base)
         k = rope(k, positions, base)
@@ -158,7 +219,7 @@ def attention(
     Shapes ``(..., n, d)``; returns ``(..., n_q, d_v)``.
     """
     _check_qkv(q, k, v)
-    q, k, scale = _prepare(q, k, variant, scale, use_rope, positions, rope_base)
+    q, k, scale = _prepare(q, k, variant, scale, use_rope, positions, rope_base, causal, bias)
     mask = None
     if bias is not None:
         if bias.shape[-2:] != (q.shape[-2], k.shape[-2]):
@@ -197,7 +258,8 @@ def attention_reference(
     ``return_weights`` it returns ``(output, weights)``.
     """
     _check_qkv(q, k, v)
-    q, k, scale = _prepare(q, k, variant, scale, use_rope, positions, rope_base)
+    boolean("return_weights", return_weights)
+    q, k, scale = _prepare(q, k, variant, scale, use_rope, positions, rope_base, causal, bias)
     logits = scale * (q @ k.transpose(-1, -2))
     if bias is not None:
         if bias.shape[-2:] != logits.shape[-2:]:

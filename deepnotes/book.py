@@ -34,6 +34,23 @@ from pathlib import Path
 from docutils import nodes
 from docutils.parsers.rst import Directive
 
+__all__ = [
+    "claim_calls",
+    "claim_ids",
+    "benchmarks_html",
+    "claims_html",
+    "load_ledgers",
+    "load_results",
+    "main",
+    "notebook_python",
+    "strip_outputs",
+    "toc_files",
+    "toc_problems",
+    "vega_bundle",
+]
+# Sphinx's own entry points (setup, the event callbacks, the directive and node classes) take
+# Sphinx's app object or are registered by setup; they are not listed: readers never call them.
+
 BUNDLE = "deepnotes-vega.js"
 MARKER = 'class="deepnotes-figure"'
 STYLESHEET = "deepnotes.css"
@@ -104,6 +121,25 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
 # --------------------------------------------------------------------------- claims appendix
 
 
+def _existing_path(name: str, value, kind: str = "file") -> Path:
+    """``value`` as a :class:`~pathlib.Path` to an existing file (or directory, ``kind="dir"``);
+    ``TypeError``/``ValueError`` naming ``name`` otherwise."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or PathLike), got {type(value).__name__}")
+    path = Path(value)
+    if not (path.is_dir() if kind == "dir" else path.is_file()):
+        raise ValueError(f"{name} must be an existing {kind}, got {str(path)!r}")
+    return path
+
+
+def _strings(name: str, value) -> list[str]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, set, frozenset)):
+        raise TypeError(f"{name} must be a list of strings, got {type(value).__name__}")
+    if not all(isinstance(v, str) for v in value):
+        raise TypeError(f"{name} must be a list of strings, got {value!r}")
+    return list(value)
+
+
 def claims_dir(app) -> Path:
     """Where the chapters' ledgers are written during this build: ``<outdir>/../claims``."""
     return Path(app.outdir).parent / "claims"
@@ -114,8 +150,11 @@ def load_ledgers(folder: Path, chapters: list[str] | None = None) -> dict[str, l
 
     ``chapters`` (file stems) restricts the result to chapters that are still in the book.
     """
+    folder = _existing_path("folder", folder, "dir")
+    if chapters is not None:
+        chapters = _strings("chapters", chapters)
     found = {}
-    for path in sorted(Path(folder).glob("*.json")):
+    for path in sorted(folder.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
         if chapters is None or data["chapter"] in chapters:
             found[data["chapter"]] = data["claims"]
@@ -132,6 +171,17 @@ def claims_html(ledgers: dict[str, list[dict]], link, titles: dict[str, str]) ->
     ``link(chapter, claim_id)`` gives the URL of the cell that checks a claim.
     """
     from collections import Counter
+    from collections.abc import Mapping
+
+    if not isinstance(ledgers, Mapping) or not all(
+        isinstance(claims, list) and all(isinstance(c, Mapping) for c in claims)
+        for claims in ledgers.values()
+    ):
+        raise TypeError("ledgers must map each chapter to its list of claims (dicts)")
+    if not callable(link):
+        raise TypeError(f"link must be a function (chapter, claim_id) -> URL, got {link!r}")
+    if not isinstance(titles, Mapping) or not all(isinstance(t, str) for t in titles.values()):
+        raise TypeError(f"titles must map chapters to their titles (str), got {titles!r}")
 
     from .claims import KINDS
 
@@ -559,6 +609,9 @@ def toc_files(root: Path) -> list[str]:
     """Every ``file:`` entry of ``_toc.yml`` (and its root), as repository-relative paths without suffix."""
     import yaml
 
+    root = _existing_path("root", root, "dir")
+    if not (root / "_toc.yml").is_file():
+        raise ValueError(f"root must be the book's folder, with a _toc.yml; {str(root)!r} has none")
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     found = [toc["root"]]
 
@@ -579,7 +632,7 @@ def toc_files(root: Path) -> list[str]:
 
 def toc_problems(root: Path) -> list[str]:
     """Differences between ``_toc.yml`` and the notebooks in ``chapters/`` (empty when they agree)."""
-    root = Path(root)
+    root = _existing_path("root", root, "dir")
     listed = {
         f for f in toc_files(root) if not (root / f"{f}.md").exists()
     }  # non-markdown entries are notebooks
@@ -597,18 +650,26 @@ def notebook_python(source: str):
     """Parse a code cell with ``ast``, blanking IPython magics (``%pip``) and shell lines."""
     import ast
 
+    if not isinstance(source, str):
+        raise TypeError(f"source must be a cell's source text (str), got {type(source).__name__}")
     lines = [
         line[: len(line) - len(line.lstrip())] + "pass"
         if line.lstrip().startswith(("%", "!"))
         else line
         for line in source.splitlines()
     ]
-    return ast.parse("\n".join(lines))
+    try:
+        return ast.parse("\n".join(lines))
+    except SyntaxError as err:
+        raise ValueError(f"source is not valid Python: {err}") from None
 
 
 def claim_calls(tree) -> list:
     """Every ``claim(...)`` / ``x.claim(...)`` call node under ``tree``."""
     import ast
+
+    if not isinstance(tree, ast.AST):
+        raise TypeError(f"tree must be an ast node (notebook_python's result), got {tree!r}")
 
     return [
         n
@@ -627,6 +688,7 @@ def claim_ids(path: Path) -> list:
 
     import nbformat
 
+    path = _existing_path("path", path)
     ids = []
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type != "code":
@@ -641,6 +703,7 @@ def strip_outputs(path: Path) -> bool:
     """Remove outputs and execution counts from a notebook in place; True if it changed."""
     import nbformat
 
+    path = _existing_path("path", path)
     nb = nbformat.read(path, as_version=4)
     changed = False
     for cell in nb.cells:
@@ -659,7 +722,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     import sys
 
-    args = sys.argv[1:] if argv is None else argv
+    args = sys.argv[1:] if argv is None else _strings("argv", argv)
     if args[:1] == ["strip"] and len(args) > 1:
         for name in args[1:]:
             if strip_outputs(Path(name)):

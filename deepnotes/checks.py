@@ -107,3 +107,11 @@ def tensor(name: str, x, ndim=None, *, shape=None, floating: bool = True, finite
         if not bool(torch.isfinite(x).all()):
             raise ValueError(f"{name} must be finite, got a tensor with NaN or infinity")
     return x
+
+
+def boolean(name: str, value) -> bool:
+    """``value`` if it is a bool (Python or NumPy), else ``TypeError`` naming ``name``: a flag
+    given as ``"yes"``, ``1`` or ``None`` is refused rather than read by its truth value."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)

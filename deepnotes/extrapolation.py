@@ -22,11 +22,12 @@ import torch
 import torch.nn.functional as F
 
 from deepnotes.attention import VARIANTS, normalize, rope
-from deepnotes.checks import positive_float, positive_int
+from deepnotes.checks import boolean, integral, positive_float, positive_int
 from deepnotes.data import byte_batches
 from deepnotes.lm import LMConfig, TransformerLM
 
 __all__ = [
+    "ARTICLE_COLUMNS",
     "ARTICLE_TABLE1",
     "ARTICLE_TABLE2",
     "AttentionStats",
@@ -116,8 +117,9 @@ class RunConfig:
     use_rope: bool = True
 
     def __post_init__(self):
-        if self.variant not in VARIANTS:
+        if not isinstance(self.variant, str) or self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        boolean("use_rope", self.use_rope)
         for name in ("steps", "length", "batch", "d_model", "n_layers", "n_heads"):
             positive_int(name, getattr(self, name))
         positive_float("lr", self.lr)
@@ -140,6 +142,12 @@ def train_variant(train_tokens: torch.Tensor, config: RunConfig) -> tuple[Transf
     """
     if not isinstance(config, RunConfig):
         raise ValueError(f"config must be a RunConfig, got {type(config).__name__}")
+    _check_ids("train_tokens", train_tokens, 1)
+    if train_tokens.numel() < config.length + 1:
+        raise ValueError(
+            f"train_tokens must hold more than config.length = {config.length} tokens, got "
+            f"{train_tokens.numel()}"
+        )
     torch.manual_seed(config.seed)
     model = TransformerLM(
         LMConfig(
@@ -172,13 +180,46 @@ def train_variant(train_tokens: torch.Tensor, config: RunConfig) -> tuple[Transf
     return model.eval(), losses
 
 
+def _real_vector(name: str, value) -> np.ndarray:
+    """``value`` as a finite float64 vector (a sequence, array or tensor of real numbers)."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu()
+    try:
+        kind = np.asarray(value).dtype.kind
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a vector of real numbers, got {value!r}") from None
+    if kind not in "iuf" or arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be a non-empty finite vector of real numbers, got {value!r}")
+    return arr
+
+
+def _check_ids(name: str, tokens, ndim: int, vocab: int = 256) -> None:
+    """``tokens``: an integer tensor of token ids (``0 .. vocab-1``) with ``ndim`` axes."""
+    if not isinstance(tokens, torch.Tensor) or tokens.dim() != ndim:
+        shape = "1-D" if ndim == 1 else "(count, length)"
+        raise ValueError(f"{name} must be a {shape} tensor of token ids")
+    if tokens.is_floating_point() or tokens.is_complex() or tokens.dtype == torch.bool:
+        raise TypeError(f"{name} must be an integer tensor of token ids, got dtype {tokens.dtype}")
+    if (
+        tokens.numel()
+        and tokens.device.type != "meta"
+        and not (0 <= int(tokens.min()) and int(tokens.max()) < vocab)
+    ):
+        raise ValueError(
+            f"{name} must hold ids 0 .. {vocab - 1}, got {int(tokens.min())} .. {int(tokens.max())}"
+        )
+
+
 def eval_windows(tokens: torch.Tensor, length: int, count: int = 16, seed: int = 999):
     """``count`` fixed windows of ``length + 1`` tokens (inputs and next-token targets), drawn with
     a generator seeded by ``seed``, the same for every variant."""
     length = positive_int("length", length)
     count = positive_int("count", count)
-    if not isinstance(tokens, torch.Tensor) or tokens.dim() != 1:
-        raise ValueError("tokens must be a 1-D tensor of token ids")
+    seed = integral("seed", seed)
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    _check_ids("tokens", tokens, 1)
     if tokens.numel() < length + 2:
         raise ValueError(f"length = {length} needs more than {length + 1} tokens")
     gen = torch.Generator().manual_seed(seed)
@@ -191,7 +232,8 @@ def repeated_windows(windows: torch.Tensor, half: int) -> torch.Tensor:
     one token, so targets exist), so the second copy can be copied from the first."""
     half = positive_int("half", half)
     if not isinstance(windows, torch.Tensor) or windows.dim() != 2 or windows.shape[1] < half:
-        raise ValueError(f"windows must be (count, >= {half}) token ids")
+        raise ValueError(f"windows must be (count, >= half = {half}) token ids")
+    _check_ids("windows", windows, 2)
     chunk = windows[:, :half]
     return torch.cat([chunk, chunk, chunk[:, :1]], dim=1)
 
@@ -199,8 +241,11 @@ def repeated_windows(windows: torch.Tensor, half: int) -> torch.Tensor:
 @torch.no_grad()
 def loss_by_position(model: TransformerLM, windows: torch.Tensor) -> np.ndarray:
     """Next-token loss (nats) at each position, averaged over the windows: ``(length,)``."""
+    if not isinstance(model, TransformerLM):
+        raise TypeError(f"model must be a TransformerLM, got {type(model).__name__}")
     if not isinstance(windows, torch.Tensor) or windows.dim() != 2 or windows.shape[1] < 2:
         raise ValueError("windows must be a (count, length + 1) tensor of token ids")
+    _check_ids("windows", windows, 2, model.config.vocab)
     logits = model(windows[:, :-1])
     loss = F.cross_entropy(logits.transpose(1, 2), windows[:, 1:], reduction="none")
     return loss.mean(0).double().numpy()
@@ -209,16 +254,17 @@ def loss_by_position(model: TransformerLM, windows: torch.Tensor) -> np.ndarray:
 def loss_by_length(per_position, train_length: int, multipliers=(1, 2, 4, 8)) -> np.ndarray:
     """Mean loss over the first ``m * train_length`` positions for each ``m`` in ``multipliers``."""
     train_length = positive_int("train_length", train_length)
-    per_position = np.asarray(per_position, dtype=float)
-    ms = np.asarray(multipliers, dtype=float)
-    if ms.ndim != 1 or ms.size == 0 or not np.all(ms >= 1):
+    per_position = _real_vector("per_position", per_position)
+    ms = _real_vector("multipliers", multipliers)
+    if not np.all(ms >= 1):
         raise ValueError(
             f"multipliers must be evaluation lengths of at least 1x, got {multipliers}"
         )
     ends = np.round(ms * train_length).astype(int)
     if np.any(ends > per_position.size):
         raise ValueError(
-            f"multipliers reach {ends.max()} positions but per_position has {per_position.size}"
+            f"multipliers x train_length reach {ends.max()} positions but per_position has "
+            f"{per_position.size}"
         )
     return np.array([per_position[:e].mean() for e in ends])
 
@@ -250,6 +296,7 @@ def attention_stats(model: TransformerLM, tokens: torch.Tensor, max_pairs: int =
         raise ValueError(f"model must be a TransformerLM, got {type(model).__name__}")
     if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2:
         raise ValueError("tokens must be a (batch, n) tensor of token ids")
+    _check_ids("tokens", tokens, 2, model.config.vocab)
     max_pairs = positive_int("max_pairs", max_pairs)
     inputs = []
     hooks = [

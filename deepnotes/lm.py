@@ -27,7 +27,8 @@ import torch.nn.functional as F
 
 from deepnotes import vq as vqlib
 from deepnotes.attention import VARIANTS, attention
-from deepnotes.checks import positive_int
+from deepnotes.checks import boolean, positive_float, positive_int, real
+from deepnotes.checks import tensor as _check_tensor
 
 __all__ = ["LMConfig", "SelfAttention", "TransformerLM", "lm_loss"]
 
@@ -60,10 +61,21 @@ class LMConfig:
             positive_int(name, getattr(self, name))
         if self.d_ff is not None:
             positive_int("d_ff", self.d_ff)
-        if self.attention not in ATTENTIONS:
+        if not isinstance(self.attention, str) or self.attention not in ATTENTIONS:
             raise ValueError(f"attention must be one of {ATTENTIONS}, got {self.attention!r}")
-        if self.variant not in VARIANTS:
+        if not isinstance(self.variant, str) or self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+        for name in ("use_rope", "qk_rmsnorm", "window_bias", "cache_grad"):
+            boolean(name, getattr(self, name))
+        if self.scale is not None:
+            positive_float("scale", self.scale)
+        elif self.variant == "cosine":
+            raise ValueError(
+                "variant='cosine' needs an explicit scale (lambda); there is no default"
+            )
+        if real("gamma", self.gamma, 0.0, 1.0) == 1.0:
+            raise ValueError(f"gamma must be in [0, 1), got {self.gamma!r}")
+        real("commit_beta", self.commit_beta, 0.0)
         if self.d_model % self.n_heads:
             raise ValueError(f"n_heads = {self.n_heads} must divide d_model = {self.d_model}")
         if self.attention == "vq" and (self.variant != "baseline" or self.use_rope):
@@ -81,6 +93,8 @@ class SelfAttention(torch.nn.Module):
 
     def __init__(self, config: LMConfig):
         super().__init__()
+        if not isinstance(config, LMConfig):
+            raise TypeError(f"config must be an LMConfig, got {type(config).__name__}")
         self.config = config
         d, h = config.d_model, config.n_heads
         self.d_head = d // h
@@ -99,7 +113,12 @@ class SelfAttention(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.config
+        _check_tensor("x", x, ndim=3, shape=(cfg.d_model,))
         b, n, d = x.shape
+        if cfg.attention == "vq" and n % cfg.block_len:
+            raise ValueError(
+                f"x must have a length n that block_len = {cfg.block_len} divides, got {n}"
+            )
         q, k, v = self.qkv(x).view(b, n, 3, cfg.n_heads, self.d_head).permute(2, 0, 3, 1, 4)
         if cfg.qk_rmsnorm:
             q, k = _rms(q), _rms(k)
@@ -181,6 +200,8 @@ class TransformerLM(torch.nn.Module):
 
     def __init__(self, config: LMConfig | None = None, **overrides):
         super().__init__()
+        if config is not None and not isinstance(config, LMConfig):
+            raise TypeError(f"config must be an LMConfig or None, got {type(config).__name__}")
         config = config or LMConfig()
         if overrides:
             config = LMConfig(**{**config.__dict__, **overrides})
@@ -191,8 +212,7 @@ class TransformerLM(torch.nn.Module):
         self.ln_f = torch.nn.LayerNorm(config.d_model)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2:
-            raise ValueError("tokens must be a (batch, n) tensor of token ids")
+        _check_tokens("tokens", tokens, self.config)
         x = self.embed(tokens) * self.config.d_model**0.5
         for block in self.blocks:
             x = block(x)
@@ -203,9 +223,43 @@ class TransformerLM(torch.nn.Module):
         return sum((b.attn.aux_loss for b in self.blocks), torch.zeros(()))
 
 
+def _check_tokens(name: str, tokens, config: LMConfig) -> None:
+    """``tokens``: a ``(batch, n)`` integer tensor of ids in ``0 .. vocab-1`` (``n`` a multiple of
+    ``block_len`` for Transformer-VQ)."""
+    if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2:
+        raise ValueError(f"{name} must be a (batch, n) tensor of token ids")
+    if tokens.is_floating_point() or tokens.is_complex() or tokens.dtype == torch.bool:
+        raise TypeError(f"{name} must be an integer tensor of token ids, got dtype {tokens.dtype}")
+    if (
+        tokens.numel()
+        and tokens.device.type != "meta"
+        and not (0 <= int(tokens.min()) and int(tokens.max()) < config.vocab)
+    ):
+        raise ValueError(
+            f"{name} must hold ids in 0 .. {config.vocab - 1}, got "
+            f"{int(tokens.min())} .. {int(tokens.max())}"
+        )
+    if config.attention == "vq" and tokens.shape[1] % config.block_len:
+        raise ValueError(
+            f"{name} must have a length that block_len = {config.block_len} divides, got "
+            f"{tokens.shape[1]}"
+        )
+
+
 def lm_loss(model: TransformerLM, batch) -> torch.Tensor:
     """Next-token cross-entropy (nats per token) plus the model's auxiliary (commitment) loss."""
+    if not isinstance(model, TransformerLM):
+        raise TypeError(f"model must be a TransformerLM, got {type(model).__name__}")
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise TypeError("batch must be a pair (inputs, targets) of (batch, n) token-id tensors")
     inputs, targets = batch
+    _check_tokens("batch inputs", inputs, model.config)
+    _check_tokens("batch targets", targets, LMConfig(vocab=model.config.vocab))
+    if targets.shape != inputs.shape:
+        raise ValueError(
+            f"batch targets must have the shape of its inputs {tuple(inputs.shape)}, got "
+            f"{tuple(targets.shape)}"
+        )
     logits = model(inputs)
     ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
     return ce + model.aux_loss

@@ -24,11 +24,26 @@ buttons open.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import nbformat
+
+from deepnotes.book import _existing_path, _strings
+
+__all__ = [
+    "PublishError",
+    "author_year_labels",
+    "bib_entries",
+    "leftover_markup",
+    "main",
+    "publish",
+    "publish_chapter",
+    "reference_line",
+]
 
 ROLE = re.compile(r"\{([a-z][\w:-]*)\}`([^`]*)`")
 FENCE = re.compile(r"^(`{3,}|:{3,})\{([\w-]+)\}[ \t]*(.*)$")
@@ -46,6 +61,7 @@ def bib_entries(bibfile: Path) -> dict:
     """The bibliography's entries by key (pybtex)."""
     from pybtex.database import parse_file
 
+    bibfile = _existing_path("bibfile", bibfile)
     return dict(parse_file(str(bibfile)).entries)
 
 
@@ -54,6 +70,10 @@ def author_year_labels(entries: dict) -> dict[str, str]:
 
     Suffixes follow the order of the entries in the file, as the book's labels do.
     """
+    if not isinstance(entries, Mapping):
+        raise TypeError(f"entries must map keys to entries (bib_entries), got {entries!r}")
+    for key, entry in entries.items():
+        _check_entry("entries", key, entry)
     base = {}
     for key, entry in entries.items():
         people = entry.persons.get("author") or entry.persons.get("editor") or []
@@ -78,8 +98,18 @@ def author_year_labels(entries: dict) -> dict[str, str]:
     return labels
 
 
+def _check_entry(name: str, key, entry) -> None:
+    if not isinstance(key, str) or not (hasattr(entry, "persons") and hasattr(entry, "fields")):
+        raise TypeError(
+            f"{name} must hold pybtex entries by key (bib_entries), got {key!r}: {entry!r}"
+        )
+
+
 def reference_line(key: str, entry, label: str) -> str:
     """One line of the reference list: label, authors, year, title, venue, link."""
+    _check_entry("entry", key, entry)
+    if not isinstance(label, str):
+        raise TypeError(f"label must be a str, got {type(label).__name__}")
     people = entry.persons.get("author") or []
     names = ", ".join(" ".join(p.first_names + p.middle_names + p.last_names) for p in people)
     f = entry.fields
@@ -256,7 +286,7 @@ def _roles(text: str, state: dict) -> str:
             keys = [k.strip() for k in content.split(",")]
             unknown = [k for k in keys if k not in state["labels"]]
             if unknown:
-                raise PublishError(f"{state['chapter']}: unknown citation keys {unknown}")
+                raise PublishError(f"{state['chapter']}: citation keys without labels {unknown}")
             state["cited"].extend(k for k in keys if k not in state["cited"])
             return "[" + "; ".join(state["labels"][k] for k in keys) + "]"
         if role == "eq":
@@ -282,6 +312,21 @@ def _roles(text: str, state: dict) -> str:
 
 def publish_chapter(source: Path, glue: dict[str, str], entries: dict, labels: dict, titles: dict):
     """The reader-ready copy of one chapter notebook."""
+    source = _existing_path("source", source)
+    if source.suffix != ".ipynb":
+        raise ValueError(f"source must be a notebook (.ipynb), got {str(source)!r}")
+    for name, value in (
+        ("glue", glue),
+        ("entries", entries),
+        ("labels", labels),
+        ("titles", titles),
+    ):
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{name} must be a dict, got {type(value).__name__}")
+        if name != "entries" and not all(isinstance(v, str) for v in value.values()):
+            raise TypeError(f"{name} must map names to text (str values), got {value!r}")
+    for key, entry in entries.items():
+        _check_entry("entries", key, entry)
     nb = nbformat.read(source, as_version=4)
     state = {
         "chapter": source.stem,
@@ -313,6 +358,9 @@ def publish_chapter(source: Path, glue: dict[str, str], entries: dict, labels: d
             caption = cell.metadata.get("mystnb", {}).get("figure", {}).get("caption")
             if caption:
                 cell.metadata["caption"] = caption
+    missing = [k for k in state["cited"] if k not in entries]
+    if missing:
+        raise PublishError(f"{source.stem}: cited keys missing from entries: {missing}")
     refs = [reference_line(k, entries[k], labels[k]) for k in state["cited"]]
     listing = "\n".join(refs) if refs else "(no works cited)"
     placed = False
@@ -328,6 +376,8 @@ def publish_chapter(source: Path, glue: dict[str, str], entries: dict, labels: d
 
 def leftover_markup(nb) -> list[str]:
     """MyST roles and directives left in a notebook's Markdown (empty for a reader-ready copy)."""
+    if not isinstance(getattr(nb, "cells", None), list):
+        raise TypeError(f"nb must be a notebook (nbformat.NotebookNode), got {type(nb).__name__}")
     found = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "markdown":
@@ -346,8 +396,15 @@ def leftover_markup(nb) -> list[str]:
 
 def publish(build: Path, out: Path, root: Path | None = None) -> list[Path]:
     """Write the reader-ready copy of every chapter; return their paths."""
-    root = Path(root or Path.cwd())
+    build = _existing_path("build", build, "dir")
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out must be a path (str or PathLike), got {type(out).__name__}")
+    root = Path.cwd() if root is None else _existing_path("root", root, "dir")
     chapters = root / "chapters"
+    if not (chapters / "references.bib").is_file():
+        raise ValueError(
+            f"root must be the book's folder (chapters/references.bib), got {str(root)!r}"
+        )
     entries = bib_entries(chapters / "references.bib")
     labels = author_year_labels(entries)
     titles = _titles(chapters)
@@ -371,7 +428,7 @@ def publish(build: Path, out: Path, root: Path | None = None) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    args = sys.argv[1:] if argv is None else _strings("argv", argv)
     if not args or len(args) > 2:
         print("usage: python -m deepnotes.publish BUILD_DIR [OUT_DIR]", file=sys.stderr)
         return 2
@@ -380,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for path in publish(build, out):
             print(f"wrote {path}")
-    except PublishError as err:
+    except ValueError as err:  # a PublishError, or a build folder that does not exist
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from deepnotes.checks import positive_int
+from deepnotes.checks import boolean, positive_int, real
+from deepnotes.checks import tensor as _check_tensor
 
 __all__ = [
     "EMACodebook",
@@ -45,9 +46,46 @@ def _tensor(name: str, x) -> torch.Tensor:
     return x
 
 
+def _check_codes(name: str, z, shape, c: int, of: str) -> None:
+    """``z``: an integer tensor of ``shape`` with codes in ``0 .. c-1``."""
+    _tensor(name, z)
+    if z.is_floating_point() or z.is_complex() or z.dtype == torch.bool:
+        raise TypeError(f"{name} must be an integer tensor of codes, got dtype {z.dtype}")
+    if tuple(z.shape) != tuple(shape):
+        raise ValueError(
+            f"{name} must have shape {tuple(shape)} (one code per row of {of}), got {tuple(z.shape)}"
+        )
+    if z.numel() and z.device.type != "meta" and not (0 <= int(z.min()) and int(z.max()) < c):
+        raise ValueError(
+            f"{name} must hold codes in 0 .. {c - 1}, got {int(z.min())} .. {int(z.max())}"
+        )
+
+
+def _check_lead(name: str, codebook: torch.Tensor, lead) -> None:
+    """A codebook's leading axes must broadcast to ``lead`` (one codebook, or one per head)."""
+    try:
+        ok = torch.broadcast_shapes(codebook.shape[:-2], tuple(lead)) == tuple(lead)
+    except RuntimeError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"{name} must have shape (c, d) or (..., c, d) broadcasting to the leading axes "
+            f"{tuple(lead)}, got {tuple(codebook.shape)}"
+        )
+
+
+def _check_generator(generator) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
+        )
+
+
 def _check_codebook(keys: torch.Tensor, codebook: torch.Tensor) -> None:
     _tensor("keys", keys)
     _tensor("codebook", codebook)
+    _check_tensor("keys", keys)
+    _check_tensor("codebook", codebook)
     if codebook.dim() < 2 or codebook.shape[-2] < 1:
         raise ValueError(
             f"codebook must have shape (..., c, d) with c >= 1, got {tuple(codebook.shape)}"
@@ -57,10 +95,18 @@ def _check_codebook(keys: torch.Tensor, codebook: torch.Tensor) -> None:
             "keys and codebook must share the head dimension d: keys "
             f"{tuple(keys.shape)}, codebook {tuple(codebook.shape)}"
         )
+    _check_lead("codebook", codebook, keys.shape[:-2])
 
 
 def straight_through(x: torch.Tensor, x_quantized: torch.Tensor) -> torch.Tensor:
     """``sg(x_quantized) + (x - sg(x))``: the value of ``x_quantized``, the gradient of ``x``."""
+    _check_tensor("x", _tensor("x", x))
+    _check_tensor("x_quantized", _tensor("x_quantized", x_quantized))
+    if x_quantized.shape != x.shape or x_quantized.dtype != x.dtype:
+        raise ValueError(
+            f"x_quantized must have the shape and dtype of x {tuple(x.shape)} {x.dtype}, got "
+            f"{tuple(x_quantized.shape)} {x_quantized.dtype}"
+        )
     return x_quantized.detach() + (x - x.detach())
 
 
@@ -105,7 +151,7 @@ class EMACodebook(torch.nn.Module):
         dim = positive_int("dim", dim)
         if heads is not None:
             heads = positive_int("heads", heads)
-        if not 0.0 <= float(gamma) < 1.0:
+        if real("gamma", gamma, 0.0, 1.0) == 1.0:
             raise ValueError(f"gamma must be in [0, 1), got {gamma!r}")
         self.gamma = float(gamma)
         self.heads = heads
@@ -121,8 +167,7 @@ class EMACodebook(torch.nn.Module):
     def statistics(self, keys: torch.Tensor, z: torch.Tensor):
         """Per-code sums ``sum_{z_j = s} k_j`` and counts of a batch (over every axis but the head)."""
         _check_codebook(keys, self.c_sum)
-        if z.shape != keys.shape[:-1]:
-            raise ValueError(f"z must have shape {tuple(keys.shape[:-1])}, got {tuple(z.shape)}")
+        _check_codes("z", z, keys.shape[:-1], self.c_sum.shape[-2], "keys")
         onehot = F.one_hot(z, self.c_sum.shape[-2]).to(keys.dtype)
         keys = keys.detach()
         if self.heads is None:
@@ -165,6 +210,16 @@ class EMACodebook(torch.nn.Module):
     @torch.no_grad()
     def initialize(self, keys: torch.Tensor, steps: int = 10, generator=None) -> None:
         """Start from k-means on ``keys`` (every axis but the head pooled), counts set to one."""
+        _check_codebook(keys, self.c_sum)
+        if self.heads is not None and (keys.dim() < 3 or keys.shape[-3] != self.heads):
+            raise ValueError(f"keys must have shape (..., {self.heads}, n, d), got {keys.shape}")
+        rows = keys.numel() // keys.shape[-1] // (self.heads or 1)
+        if rows < self.c_sum.shape[-2]:
+            raise ValueError(
+                f"keys must hold at least n_code = {self.c_sum.shape[-2]} keys per codebook, got {rows}"
+            )
+        positive_int("steps", steps)
+        _check_generator(generator)
         if self.heads is None:
             centres = kmeans(
                 keys.reshape(-1, keys.shape[-1]), self.c_sum.shape[-2], steps, generator
@@ -186,8 +241,10 @@ def kmeans(x: torch.Tensor, n_code: int, steps: int = 10, generator=None) -> tor
     x = _tensor("x", x).detach()
     if x.dim() != 2:
         raise ValueError(f"x must have shape (N, d), got {tuple(x.shape)}")
+    _check_tensor("x", x)
     n_code = positive_int("n_code", n_code)
     steps = positive_int("steps", steps)
+    _check_generator(generator)
     if n_code > x.shape[0]:
         raise ValueError(f"n_code = {n_code} exceeds the {x.shape[0]} rows of x")
     first = torch.randint(0, x.shape[0], (1,), generator=generator)
@@ -218,8 +275,9 @@ def window_bias_matrix(bias: torch.Tensor, n: int) -> torch.Tensor:
     length); the causal ``-inf`` entries are the mask's job, not the bias's.
     """
     bias = _tensor("bias", bias)
-    if bias.dim() != 1:
+    if bias.dim() != 1 or bias.numel() < 1:
         raise ValueError(f"bias must be a vector (b(0), ..., b(l-1)), got {tuple(bias.shape)}")
+    _check_tensor("bias", bias)
     n = positive_int("n", n)
     d = torch.arange(n, device=bias.device)[:, None] - torch.arange(n, device=bias.device)
     inside = (d >= 0) & (d < bias.shape[0])
@@ -296,7 +354,14 @@ def vq_attention(
     """
     for name, t in (("q", q), ("k_hat", k_hat), ("z", z), ("v", v), ("codebook", codebook)):
         _tensor(name, t)
+        if name != "z":
+            _check_tensor(name, t, ndim=tuple(range(2, 9)))
     L = positive_int("block_len", block_len)
+    boolean("cache_grad", cache_grad)
+    boolean("return_state", return_state)
+    for name, t in (("k_hat", k_hat), ("v", v)):
+        if t.dtype != q.dtype:
+            raise TypeError(f"{name} must have the dtype of q ({q.dtype}), got {t.dtype}")
     n, dk = q.shape[-2], q.shape[-1]
     if k_hat.shape != q.shape:
         raise ValueError(
@@ -312,6 +377,32 @@ def vq_attention(
     if n % L:
         raise ValueError(f"block_len = {L} must divide the sequence length n = {n}")
     lead, m, c, dv = q.shape[:-2], n // L, codebook.shape[-2], v.shape[-1]
+    _check_lead("codebook", codebook, lead)
+    _check_codes("z", z, q.shape[:-1], c, "q")
+    if bias is not None:
+        _check_tensor("bias", _tensor("bias", bias))
+        if bias.shape != (L,):
+            raise ValueError(f"bias must have shape (block_len,) = ({L},), got {tuple(bias.shape)}")
+    if state is not None:
+        if not isinstance(state, VQState):
+            raise TypeError(
+                f"state must be a VQState (from return_state=True), got {type(state).__name__}"
+            )
+        want = {
+            "prev_k": (*lead, L, dk),
+            "prev_v": (*lead, L, dv),
+            "prev_sum": (*lead, c, dv),
+            "prev_count": (*lead, c),
+            "cache_sum": (*lead, c, dv),
+            "cache_count": (*lead, c),
+        }
+        for field, shape in want.items():
+            t = getattr(state, field)
+            if not isinstance(t, torch.Tensor) or tuple(t.shape) != shape:
+                raise ValueError(
+                    f"state.{field} must have shape {shape} for these inputs, got "
+                    f"{tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}"
+                )
     dtype = q.dtype
     qb, kb, vb = (t.reshape(*lead, m, L, t.shape[-1]) for t in (q, k_hat, v))
     onehot = F.one_hot(z.reshape(*lead, m, L), c).to(dtype)
@@ -393,12 +484,19 @@ def vq_attention_bidirectional(
     """
     for name, t in (("q", q), ("z", z), ("v", v), ("codebook", codebook)):
         _tensor(name, t)
+        if name != "z":
+            _check_tensor(name, t, ndim=tuple(range(2, 9)))
     if codebook.shape[-1] != q.shape[-1]:
         raise ValueError(
-            f"codebook must have head dimension {q.shape[-1]}, got {codebook.shape[-1]}"
+            f"codebook must have the head dimension of q ({q.shape[-1]}), got {codebook.shape[-1]}"
         )
-    if z.shape != v.shape[:-1]:
-        raise ValueError(f"z must have shape {tuple(v.shape[:-1])}, got {tuple(z.shape)}")
+    if v.shape[:-2] != q.shape[:-2] or v.dtype != q.dtype:
+        raise ValueError(
+            f"v must have the leading axes and dtype of q {tuple(q.shape[:-2])} {q.dtype}, got "
+            f"{tuple(v.shape)} {v.dtype}"
+        )
+    _check_lead("codebook", codebook, q.shape[:-2])
+    _check_codes("z", z, v.shape[:-1], codebook.shape[-2], "v")
     onehot = F.one_hot(z, codebook.shape[-2]).to(v.dtype)
     sums, counts = onehot.transpose(-1, -2) @ v, onehot.sum(-2)
     neg_inf = torch.tensor(float("-inf"), dtype=q.dtype, device=q.device)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
 import platform
 import sysconfig
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from deepnotes.checks import positive_int
+from deepnotes.checks import positive_int, real
 
 __all__ = ["Corpus", "byte_batches", "stdlib_corpus", "stdlib_files"]
 
@@ -45,6 +46,8 @@ def stdlib_files(pattern: str = "*.py", root: str | Path | None = None) -> list[
     """
     if not isinstance(pattern, str) or not pattern:
         raise ValueError(f"pattern must be a non-empty glob string, got {pattern!r}")
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root must be a path (str or PathLike) or None, got {type(root).__name__}")
     root = Path(sysconfig.get_paths()["stdlib"] if root is None else root)
     if not root.is_dir():
         raise ValueError(f"root must be a directory, got {str(root)!r}")
@@ -70,8 +73,7 @@ def stdlib_corpus(
     two splits share no window).  Byte ids are the tokens (vocabulary 256).
     """
     max_bytes = positive_int("max_bytes", max_bytes)
-    if not 0.0 < float(valid_fraction) < 1.0:
-        raise ValueError(f"valid_fraction must be in (0, 1), got {valid_fraction!r}")
+    valid_fraction = real("valid_fraction", valid_fraction, 0.0, 1.0, closed=False)
     chunks, used, total = [], [], 0
     for path in stdlib_files(pattern, root):
         data = path.read_bytes()
@@ -101,15 +103,25 @@ def byte_batches(
     tokens: torch.Tensor, batch: int, length: int, *, generator: torch.Generator | None = None
 ):
     """An endless iterator of ``(inputs, targets)``: ``batch`` random windows of ``length`` tokens,
-    targets shifted by one."""
+    targets shifted by one.  The arguments are checked here, before the first batch is drawn."""
     batch = positive_int("batch", batch)
     length = positive_int("length", length)
     if not isinstance(tokens, torch.Tensor) or tokens.dim() != 1:
         raise ValueError("tokens must be a 1-D tensor of token ids")
+    if tokens.is_floating_point() or tokens.is_complex() or tokens.dtype == torch.bool:
+        raise TypeError(f"tokens must be an integer tensor of token ids, got dtype {tokens.dtype}")
     if tokens.numel() < length + 1:
         raise ValueError(
             f"length = {length} needs at least {length + 1} tokens, got {tokens.numel()}"
         )
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
+        )
+    return _windows(tokens, batch, length, generator)
+
+
+def _windows(tokens, batch, length, generator):
     offsets = torch.arange(length + 1)
     while True:
         starts = torch.randint(0, tokens.numel() - length, (batch,), generator=generator)
