@@ -237,8 +237,11 @@ class Amos(torch.optim.Optimizer):
                 gamma = decay_c * xi**2 * rcpl_v_hat * g2
                 init_lr = xi * eta
                 decay_d = 1.0 / (1.0 + group["d_coef"] * math.sqrt(init_lr) * b)
-                l2 = (-0.5 * gamma - group["extra_l2"]) * theta
-                update = decay_d * (l2 - init_lr * torch.sqrt(rcpl_v_hat) * grad)
+                # d ((-gamma/2 - extra_l2) theta - init_lr sqrt(r) g) as theta * a + g * e with
+                # slot-shaped a, e: two passes over the full tensor instead of four
+                a = decay_d * (-0.5 * gamma - group["extra_l2"])
+                e = decay_d * (-init_lr) * torch.sqrt(rcpl_v_hat)
+                update = torch.addcmul(theta * a, grad, e)
                 b.add_(gamma * (1.0 + b))
                 if mom:
                     m = state["m"]
