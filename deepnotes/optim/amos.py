@@ -30,6 +30,17 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+from deepnotes.checks import integral, positive_float
+
+__all__ = [
+    "AMOS_EPSILON",
+    "Amos",
+    "amos_param_groups",
+    "check_slot_shape",
+    "linear_slot_shape",
+    "state_bytes",
+]
+
 #: jestimator's default epsilon: the smallest positive normal float32, 2^-125 rounded up.
 AMOS_EPSILON = 1.0 / (1 << 125)
 
@@ -40,6 +51,16 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _shape(arg: str, value) -> tuple[int, ...]:
+    """``value`` as a tuple of non-negative ints (a tensor shape), else an error naming ``arg``."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"{arg} must be a shape (a tuple of ints), got {value!r}")
+    dims = tuple(integral(arg, n) for n in value)
+    if any(n < 0 for n in dims):
+        raise ValueError(f"{arg} must be a shape (non-negative sizes), got {value!r}")
+    return dims
+
+
 def check_slot_shape(
     slot_shape, param_shape: Iterable[int], name: str = "slot_shape"
 ) -> tuple | None:
@@ -48,13 +69,12 @@ def check_slot_shape(
     ``None`` means the full shape (no saving); ``()`` one scalar per tensor; otherwise one
     entry per parameter axis, each either 1 (averaged) or the parameter's size (kept).
     """
+    param_shape = _shape("param_shape", param_shape)
     if slot_shape is None:
         return None
-    try:
-        shape = tuple(int(s) for s in slot_shape)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be None or a tuple of ints, got {slot_shape!r}") from err
-    param_shape = tuple(param_shape)
+    if isinstance(slot_shape, (str, bytes)) or not isinstance(slot_shape, Iterable):
+        raise ValueError(f"{name} must be None or a tuple of ints, got {slot_shape!r}")
+    shape = tuple(integral(name, s) for s in slot_shape)  # 2.5 or True is no axis size
     if shape == ():
         return shape
     if len(shape) != len(param_shape) or any(
@@ -120,6 +140,14 @@ class Amos(torch.optim.Optimizer):
             c_coef=c_coef,
             epsilon=epsilon,
         )
+        if isinstance(params, torch.Tensor) or not isinstance(params, Iterable):
+            raise TypeError(
+                "params must be an iterable of tensors or param-group dicts, "
+                f"got {type(params).__name__}"
+            )
+        params = list(params)
+        if not params:
+            raise ValueError("params is empty: Amos needs at least one parameter")
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict) -> None:
@@ -152,8 +180,9 @@ class Amos(torch.optim.Optimizer):
                 raise ValueError(f"{key} must be a finite number >= 0, got {val!r}")
         if not _is_number(group["extra_l2"]) or not math.isfinite(group["extra_l2"]):
             raise ValueError(f"extra_l2 must be a finite number, got {group['extra_l2']!r}")
-        if not _is_number(group["epsilon"]) or not group["epsilon"] > 0:
-            raise ValueError(f"epsilon must be positive, got {group['epsilon']!r}")
+        eps = group["epsilon"]
+        if not _is_number(eps) or not math.isfinite(eps) or not eps > 0:
+            raise ValueError(f"epsilon must be a positive finite number, got {eps!r}")
         shape = group["slot_shape"]
         for param in group["params"]:
             check_slot_shape(shape, param.shape)
@@ -262,13 +291,35 @@ def amos_param_groups(
     The PyTorch counterpart of jestimator's ``eta_fn`` / ``shape_fn``.  Extra keyword options
     (``lr``, ``beta``, ...) are copied into every group.
     """
+    if isinstance(named_parameters, (str, bytes)) or not isinstance(named_parameters, Iterable):
+        raise TypeError(
+            "named_parameters must yield (name, tensor) pairs (model.named_parameters()), "
+            f"got {type(named_parameters).__name__}"
+        )
+    if not callable(eta_fn):
+        raise TypeError(f"eta_fn must be a function of (name, shape), got {eta_fn!r}")
+    if slot_shape_fn is not None and not callable(slot_shape_fn):
+        raise TypeError(
+            f"slot_shape_fn must be None or a function of (name, shape), got {slot_shape_fn!r}"
+        )
     groups = []
-    for name, param in named_parameters:
+    for item in named_parameters:
+        if not (
+            isinstance(item, tuple)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and isinstance(item[1], torch.Tensor)
+        ):
+            raise TypeError(f"named_parameters must yield (name, tensor) pairs, got {item!r}")
+        name, param = item
         if not param.requires_grad:
             continue
-        group = {"params": [param], "eta": float(eta_fn(name, param.shape)), **options}
+        eta = positive_float(f"eta_fn({name!r}, shape)", eta_fn(name, param.shape))
+        group = {"params": [param], "eta": eta, **options}
         if slot_shape_fn is not None:
-            group["slot_shape"] = check_slot_shape(slot_shape_fn(name, param.shape), param.shape)
+            group["slot_shape"] = check_slot_shape(
+                slot_shape_fn(name, param.shape), param.shape, f"slot_shape_fn({name!r}, shape)"
+            )
         groups.append(group)
     if not groups:
         raise ValueError("named_parameters yielded no trainable parameter")
@@ -277,6 +328,7 @@ def amos_param_groups(
 
 def linear_slot_shape(name: str, shape: torch.Size) -> tuple:
     """jestimator's saving in PyTorch layout: ``(out, 1)`` for a matrix, ``()`` otherwise."""
+    shape = _shape("shape", shape)
     if len(shape) == 2:
         return (int(shape[0]), 1)
     return ()

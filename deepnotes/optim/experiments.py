@@ -12,15 +12,39 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from deepnotes.checks import boolean, float_dtype, integral, positive_float, real
 from deepnotes.checks import positive_int as _positive_int
+from deepnotes.checks import tensor as _tensor
 from deepnotes.optim.amos import Amos
-from deepnotes.optim.schedules import decay_factor
+from deepnotes.optim.schedules import LAWS, decay_factor
+
+__all__ = [
+    "amos_noise_rms",
+    "classification_data",
+    "make_mlp",
+    "p_distance_slopes",
+    "teacher_student",
+    "train_classifier",
+    "window_means",
+]
+
+
+def _seed(seed) -> int:
+    if integral("seed", seed) < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def _sequence(name: str, value) -> list:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a list, got {value!r}")
+    return list(value)
 
 
 def amos_noise_rms(
@@ -42,8 +66,12 @@ def amos_noise_rms(
     ``|theta_t|^2 = N_inf + (N_0 - N_inf)(1 - xi^2/2)^(2t)``, ``N_inf = k eta^2 / (1 - xi^2/4)``.
     """
     _positive_int("steps", steps)
-    if not init_rms >= 0:
-        raise ValueError(f"init_rms must be >= 0, got {init_rms!r}")
+    real("init_rms", init_rms, lo=0.0)
+    real("xi", xi, lo=0.0)  # Amos would name it lr
+    positive_float("eta", eta)
+    shape = tuple(_positive_int("shape", n) for n in _sequence("shape", shape))
+    float_dtype("dtype", dtype)
+    seed = _seed(seed)
     gen = torch.Generator().manual_seed(seed)
     param = torch.nn.Parameter(init_rms * torch.randn(shape, generator=gen, dtype=dtype))
     opt = Amos([param], lr=xi, eta=eta, slot_shape=(), beta=beta, c_coef=c_coef, d_coef=d_coef)
@@ -81,10 +109,19 @@ def teacher_student(
     Returns ``eps2`` (runs, steps+1) ``= |theta_t - theta*|^2``, and per step ``q`` ``=
     theta.eps / |eps|^2``, ``p`` ``= cos(u_t, eps_t)`` and ``u_rms`` ``= RMS(u_t)``.
     """
+    laws, weight_decay = _sequence("laws", laws), _sequence("weight_decay", weight_decay)
     if len(laws) != len(weight_decay) or not laws:
         raise ValueError("laws and weight_decay must be non-empty and of equal length")
+    for i, law in enumerate(laws):
+        if not isinstance(law, str) or law not in LAWS:
+            raise ValueError(f"laws[{i}] must be one of {LAWS}, got {law!r}")
+    weight_decay = [boolean(f"weight_decay[{i}]", w) for i, w in enumerate(weight_decay)]
     for name, val in (("k", k), ("batch", batch), ("steps", steps)):
         _positive_int(name, val)
+    sigma, alpha0 = positive_float("sigma", sigma), positive_float("alpha0", alpha0)
+    half_life = positive_float("half_life", half_life)
+    noise = real("noise", noise, lo=0.0)
+    seed = _seed(seed)
     gen = torch.Generator().manual_seed(seed)
     dt = torch.float64
     star = sigma * torch.randn(k, generator=gen, dtype=dt)
@@ -131,6 +168,7 @@ def classification_data(
         _positive_int(name, val)
     if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
         raise ValueError(f"classes must be an int >= 2, got {classes!r}")
+    seed = _seed(seed)
     gen = torch.Generator().manual_seed(seed)
     w1 = torch.randn(dim, hidden, generator=gen) / math.sqrt(dim)
     w2 = torch.randn(hidden, classes, generator=gen) / math.sqrt(hidden)
@@ -146,6 +184,7 @@ def make_mlp(dim: int, hidden: int, classes: int, seed: int) -> torch.nn.Sequent
     """
     for name, value in (("dim", dim), ("hidden", hidden), ("classes", classes)):
         _positive_int(name, value)
+    seed = _seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = torch.nn.Sequential(
         torch.nn.Linear(dim, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, classes)
@@ -173,9 +212,23 @@ def train_classifier(
     """
     _positive_int("steps", steps)
     _positive_int("batch", batch)
-    (xtr, ytr), (xte, yte) = data
+    _positive_int("hidden", hidden)
+    seed = _seed(seed)
+    if not callable(make_optimizer):
+        raise TypeError(f"make_optimizer must be a function of the model, got {make_optimizer!r}")
+    (xtr, ytr), (xte, yte) = _check_data(data)
     model = make_mlp(xtr.shape[1], hidden, int(ytr.max()) + 1, seed)
-    opt, sched = make_optimizer(model)
+    made = make_optimizer(model)
+    if not (
+        isinstance(made, tuple)
+        and len(made) == 2
+        and isinstance(made[0], torch.optim.Optimizer)
+        and (made[1] is None or callable(getattr(made[1], "step", None)))
+    ):
+        raise TypeError(
+            f"make_optimizer(model) must return (optimizer, scheduler or None), got {made!r}"
+        )
+    opt, sched = made
     gen = torch.Generator().manual_seed(seed + 1)
     for _ in range(steps):
         idx = torch.randint(0, xtr.shape[0], (batch,), generator=gen)
@@ -190,14 +243,42 @@ def train_classifier(
     return {"train_ce": train_ce, "test_acc": test_acc}
 
 
+def _check_data(data):
+    """``((x_train, y_train), (x_test, y_test))``: finite 2-D float inputs, int64 labels."""
+    try:
+        (xtr, ytr), (xte, yte) = data
+    except (TypeError, ValueError):
+        raise TypeError(
+            "data must be ((x_train, y_train), (x_test, y_test)), as classification_data "
+            f"returns, got {type(data).__name__}"
+        ) from None
+    for part, x, y in (("train", xtr, ytr), ("test", xte, yte)):
+        _tensor(f"data's x_{part}", x, 2)
+        if not isinstance(y, torch.Tensor) or y.dtype != torch.int64 or y.shape != x.shape[:1]:
+            raise ValueError(
+                f"data's y_{part} must be an int64 tensor of labels, one per row of x_{part}"
+            )
+        if y.numel() == 0 or int(y.min()) < 0:
+            raise ValueError(f"data's y_{part} must hold labels >= 0 (and at least one)")
+    if xte.shape[1] != xtr.shape[1]:
+        raise ValueError(f"data's x_test has {xte.shape[1]} features, x_train {xtr.shape[1]}")
+    return (xtr, ytr), (xte, yte)
+
+
 def window_means(values: torch.Tensor, edges) -> np.ndarray:
     """Means of ``values[..., lo:hi]`` over consecutive windows ``edges[i]:edges[i+1]``.
 
     ``values`` is (runs, steps); returns (runs, len(edges) - 1).  Chapter 3 averages the
     noisy per-step ``q_t`` and ``p_t`` over geometrically growing windows.
     """
-    edges = np.asarray(edges)
-    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
+    _tensor("values", values)
+    if values.ndim < 1:
+        raise ValueError("values must have at least one dimension (steps last)")
+    raw = np.asarray(edges, dtype=object)
+    if raw.ndim != 1 or len(raw) < 2:
+        raise ValueError(f"edges must be an increasing 1-D sequence of >= 2 steps, got {edges!r}")
+    edges = np.array([integral("edges", e) for e in raw], dtype=np.int64)
+    if np.any(np.diff(edges) <= 0):
         raise ValueError(f"edges must be an increasing 1-D sequence of >= 2 steps, got {edges!r}")
     if edges[0] < 0 or edges[-1] > values.shape[-1]:
         raise ValueError(f"edges must lie in [0, {values.shape[-1]}], got {edges!r}")
@@ -216,6 +297,16 @@ def p_distance_slopes(out: dict[str, torch.Tensor], edges) -> list:
     """
     from deepnotes.measure import loglog_slope
 
+    if not isinstance(out, Mapping) or "p" not in out or "eps2" not in out:
+        raise TypeError("out must be teacher_student's result (a dict with 'p' and 'eps2')")
+    _tensor("out['p']", out["p"], 2)
+    _tensor("out['eps2']", out["eps2"], 2)
+    runs, steps = out["p"].shape
+    if tuple(out["eps2"].shape) != (runs, steps + 1):
+        raise ValueError(
+            f"out['eps2'] must have shape {(runs, steps + 1)} next to out['p'] {(runs, steps)}, "
+            f"got {tuple(out['eps2'].shape)}"
+        )
     p_w = window_means(out["p"], edges)
     e_w = window_means(out["eps2"][:, :-1].sqrt(), edges)
     fits = []

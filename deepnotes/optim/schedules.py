@@ -19,13 +19,16 @@ import math
 
 import torch
 
+from deepnotes.checks import integral, one_of, positive_float, positive_int, real
+
+__all__ = ["LAWS", "DecayLR", "adamw_hyperparameters", "decay_factor", "half_life_rate"]
+
 LAWS = ("constant", "inverse_square", "inverse_time", "cosine", "linear")
 
 
 def half_life_rate(law: str, half_life: float) -> float:
     """``kappa`` such that ``D(half_life) = 1/2``: ``(sqrt 2 - 1)/T`` or ``1/(2T)``."""
-    if not isinstance(half_life, (int, float)) or isinstance(half_life, bool) or not half_life > 0:
-        raise ValueError(f"half_life must be a positive number, got {half_life!r}")
+    half_life = positive_float("half_life", half_life)
     if law == "inverse_square":
         return (math.sqrt(2.0) - 1.0) / half_life
     if law == "inverse_time":
@@ -44,10 +47,13 @@ def decay_factor(
     * ``"cosine"``: ``(1 + cos(pi t / total_steps))/2``;
     * ``"linear"``: ``1 - t / total_steps`` (linear to zero).
     """
-    if law not in LAWS:
-        raise ValueError(f"law must be one of {LAWS}, got {law!r}")
-    if step < 0:
-        raise ValueError(f"step must be >= 0, got {step!r}")
+    one_of("law", law, LAWS)
+    step = real("step", step, lo=0.0)
+    # the arguments a law does not use are still checked: a bad one is a mistake either way
+    if half_life is not None:
+        half_life = positive_float("half_life", half_life)
+    if total_steps is not None:
+        total_steps = positive_int("total_steps", total_steps)
     if law == "constant":
         return 1.0
     if law in ("inverse_square", "inverse_time"):
@@ -82,7 +88,13 @@ class DecayLR(torch.optim.lr_scheduler.LRScheduler):
         total_steps: int | None = None,
         last_epoch: int = -1,
     ) -> None:
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+            )
         decay_factor(0, law, half_life, total_steps)  # validate the arguments now
+        if integral("last_epoch", last_epoch) < -1:
+            raise ValueError(f"last_epoch must be -1 (a new run) or a step >= 0, got {last_epoch}")
         self.law, self.half_life, self.total_steps = law, half_life, total_steps
         super().__init__(optimizer, last_epoch)
 
@@ -101,7 +113,7 @@ def adamw_hyperparameters(alpha0: float, sigma: float, q: float = 1.0) -> tuple[
     ``lr = alpha0 sigma`` (``|u| = sqrt k``, ``|eps_0| = sqrt k sigma``) and
     ``weight_decay = rho / lr = alpha0 / (2 q sigma)``.  Chapter 3, "AdamW translation".
     """
-    for name, val in (("alpha0", alpha0), ("sigma", sigma), ("q", q)):
-        if not isinstance(val, (int, float)) or isinstance(val, bool) or not val > 0:
-            raise ValueError(f"{name} must be a positive number, got {val!r}")
+    alpha0, sigma, q = (
+        positive_float(n, v) for n, v in (("alpha0", alpha0), ("sigma", sigma), ("q", q))
+    )
     return alpha0 * sigma, alpha0 / (2.0 * q * sigma)

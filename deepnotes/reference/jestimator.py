@@ -17,7 +17,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from deepnotes.checks import integral, positive_float, positive_int, real
 from deepnotes.optim.amos import Amos
+
+__all__ = [
+    "DEFAULT_STEPS",
+    "INSTALL",
+    "PARAM_ATOL",
+    "SLOT_RTOL",
+    "compare_with_jestimator",
+    "import_jestimator_amos",
+]
 
 #: How to install the reference packages.
 INSTALL = 'pip install "jax[cpu]" jestimator==0.3.3'
@@ -98,10 +108,18 @@ def compare_with_jestimator(
     ``FloatingPointError`` as soon as either implementation holds a NaN or infinity (checked
     after every step), and ``ImportError`` naming a missing reference package.
     """
-    if not xi > 0:
-        raise ValueError(f"xi must be positive, got {xi!r}")
-    if not (isinstance(steps, int) and steps > 0):
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    xi, steps = positive_float("xi", xi), positive_int("steps", steps)
+    for name, value, optional in (("beta", beta, False), ("momentum", momentum, True)):
+        if (value is not None or not optional) and real(name, value, 0.0, 1.0) == 1.0:
+            raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    if clip_value is not None:
+        clip_value = positive_float("clip_value", clip_value)
+    extra_l2 = real("extra_l2", extra_l2)
+    d_coef, c_coef = real("d_coef", d_coef, lo=0.0), real("c_coef", c_coef, lo=0.0)
+    if schedule is not None and not callable(schedule):
+        raise TypeError(f"schedule must be None or a function of the step, got {schedule!r}")
+    if integral("seed", seed) < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     amos = import_jestimator_amos()
     import jax
 
