@@ -16,9 +16,11 @@ from that run.  The LRU rows time the scan alone (the recurrence ``x_t = lambda 
 on given ``b``); the RNN row includes its input projection, which is one matrix product.
 
 Peak memory: each contender runs once more in a fresh interpreter at ``--mem-length``
-(``common.peak_rss_child``; the figure is the process's peak resident memory less its resident
-memory once the inputs are built: what the call adds.  It can read low when the call reuses
-memory freed after imports, which matters only at tiny sizes).  On CUDA it is ``torch.cuda.max_memory_allocated`` above the
+(``common.peak_rss_child``; the figure is the process's peak resident memory, ``VmHWM``, less
+its resident memory once the inputs are built: what the call adds.  It can read low when the
+call reuses memory freed after imports, which matters only at tiny sizes.  ``VmHWM`` and not
+``ru_maxrss``: a child's ``ru_maxrss`` starts from its parent's resident size at the fork,
+which here is gigabytes of timing inputs).  On CUDA it is ``torch.cuda.max_memory_allocated`` above the
 inputs, in process.
 
 Float32 error: at ``--err-length`` (65536) every LRU path runs in complex64 on the first
@@ -77,12 +79,13 @@ import lru_scan
 name, length, batch, width, threads = sys.argv[2], *map(int, sys.argv[3:7])
 torch.set_num_threads(threads)
 call = lru_scan.contenders(lru_scan.inputs(length, batch, width, "cpu", names=[name]))[name]
-import os
-with open("/proc/self/statm") as f:  # resident now (the high-water mark may lie above it)
-    base = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def status_mib(key):  # /proc/self/status, this process's own memory (kB there)
+    with open("/proc/self/status") as f:
+        return next(int(ln.split()[1]) for ln in f if ln.startswith(key + ":")) / 1024
+base = status_mib("VmRSS")  # resident now, inputs built
 with torch.no_grad():
     call()
-print(json.dumps({"base_rss_mib": base}))
+print(json.dumps({"base_rss_mib": base, "hwm_mib": status_mib("VmHWM")}))
 """
 
 
@@ -172,6 +175,7 @@ def main() -> None:
     parser.add_argument("--err-length", type=int, default=65536)
     parser.add_argument("--mem-length", type=int, default=TARGET_L)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default 1)")
+    parser.add_argument("--no-save", action="store_true", help="print only")
     args = parser.parse_args()
     if args.quick:
         args.lengths, args.repeats = [256, 1024], 2
@@ -256,8 +260,8 @@ def main() -> None:
                     "kind": "memory",
                     "contender": name,
                     "L": args.mem_length,
-                    "peak_mib": res["peak_rss_mib"] - res["base_rss_mib"],
-                    "process_peak_mib": res["peak_rss_mib"],
+                    "peak_mib": res["hwm_mib"] - res["base_rss_mib"],
+                    "process_peak_mib": res["hwm_mib"],
                 }
             )
 
@@ -335,8 +339,8 @@ def main() -> None:
     )
     if notes_extra:
         notes += " Did not run: " + "; ".join(notes_extra)
-    if args.quick:
-        print("quick run: not saved (benchmarks/results holds full runs only)")
+    if args.quick or args.no_save:
+        print("not saved (--quick or --no-save; benchmarks/results holds full runs only)")
         return
     common.save(
         "lru_scan",
