@@ -197,12 +197,13 @@ def main() -> None:
         names = [p for p in paths if cuda or length <= CPU_CAPS.get(p, length)] + ["rnn"]
         data = inputs(length, args.batch, args.width, args.device, names)
         calls = contenders(data)
-        for name in list(calls) if i == 0 else []:  # drop what does not run (torch-pointwise)
+        # drop what does not run (torch-pointwise): at the first length, at every one on CUDA
+        for name in list(calls) if i == 0 or cuda else []:
             try:
                 with torch.no_grad():
                     calls[name]()
             except Exception as err:
-                msg = f"{name}: {type(err).__name__}: {str(err).splitlines()[0]}"
+                msg = f"{name} (L={length}): {type(err).__name__}: {str(err).splitlines()[0]}"
                 notes_extra.append(msg[:200])
                 print("skipped", msg[:200])
                 del calls[name]
