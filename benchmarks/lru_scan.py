@@ -220,8 +220,6 @@ def main() -> None:
                     "kind": "time",
                     "contender": name,
                     "L": length,
-                    "batch": args.batch,
-                    "width": args.width,
                     "median_s": t["median"],
                     "min_s": t["min"],
                     "max_s": t["max"],
