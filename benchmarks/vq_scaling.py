@@ -23,8 +23,8 @@ warm-up round, one thread.  Memory: each (contender, T) in a fresh interpreter
 (:func:`common.peak_rss_child`): ``call_mib`` is the call's own high-water mark above the
 RSS it started from (Linux's VmHWM, reset through ``/proc/self/clear_refs`` just before the
 call, after the inputs and flex's compilation), ``process_peak_mib`` the process's peak
-over setup and call (the reset also resets ``ru_maxrss``, so that helper's
-``peak_rss_mib`` is not kept);
+over setup and call (Linux's VmHWM, which starts afresh at exec; that helper's
+``peak_rss_mib``, ``ru_maxrss``, starts from the parent's resident size and is not kept);
 the log-log slope of ``call_mib`` against ``T`` over ``T >= 4096`` is the memory growth.
 On CUDA, memory is ``torch.cuda.max_memory_allocated`` above the allocation before the
 call, in the timing process.
