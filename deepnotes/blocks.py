@@ -27,9 +27,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepnotes.checks import generator as _generator
 from deepnotes.checks import positive_float as _positive_float
 from deepnotes.checks import positive_int as _positive_int
+from deepnotes.checks import tensor as _tensor
 from deepnotes.theory import deepnet as theory
+
+__all__ = [
+    "NORMS",
+    "KINDS",
+    "SCHEMES",
+    "VALUE_PATH",
+    "scheme_constants",
+    "SelfAttention",
+    "FeedForward",
+    "Block",
+    "init_block",
+    "DeepNarrowEncoder",
+]
 
 NORMS = ("post", "pre", "none")
 KINDS = ("attn", "ffn")
@@ -55,6 +70,12 @@ def scheme_constants(scheme: str, depth: int) -> tuple[float, float, str]:
     return a, lam, theory.scheme_constants(scheme)["norm"]
 
 
+def _check_bool(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention ``softmax(q k^T / sqrt(d_h)) v`` then ``out_proj``.
 
@@ -66,10 +87,12 @@ class SelfAttention(nn.Module):
 
     def __init__(self, d: int, heads: int = 4, causal: bool = False):
         super().__init__()
-        _positive_int("d", d)
-        _positive_int("heads", heads)
+        d = _positive_int("d", d)
+        heads = _positive_int("heads", heads)
         if d % heads:
             raise ValueError(f"heads must divide d, got d={d}, heads={heads}")
+        _check_bool("causal", causal)
+        self.d = d
         self.heads = heads
         self.causal = causal
         self.q_proj = nn.Linear(d, d)
@@ -78,6 +101,10 @@ class SelfAttention(nn.Module):
         self.out_proj = nn.Linear(d, d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _tensor("x", x, 3, shape=(self.d,))
+        return self._run(x)
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
         h = self.heads
 
@@ -97,12 +124,16 @@ class FeedForward(nn.Module):
 
     def __init__(self, d: int, mult: int = 4):
         super().__init__()
-        _positive_int("d", d)
+        self.d = _positive_int("d", d)
         _positive_int("mult", mult)
         self.fc1 = nn.Linear(d, mult * d)
         self.fc2 = nn.Linear(mult * d, d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _tensor("x", x, shape=(self.d,))
+        return self._run(x)
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(F.relu(self.fc1(x)))
 
 
@@ -133,17 +164,27 @@ class Block(nn.Module):
         if norm != "post" and self.alpha != 1.0:
             raise ValueError(f"alpha must be 1 unless norm='post', got alpha={alpha}")
         self.kind, self.norm = kind, norm
+        d = _positive_int("d", d)
+        # Both widths are checked whichever branch is built, so a typo never passes silently.
+        _positive_int("heads", heads)
+        _positive_int("ffn_mult", ffn_mult)
         self.branch = (
             SelfAttention(d, heads, causal) if kind == "attn" else FeedForward(d, ffn_mult)
         )
         self.ln = nn.LayerNorm(d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = self.ln.normalized_shape[0]
+        _tensor("x", x, 3 if self.kind == "attn" else None, shape=(d,))
+        return self._run(x)
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        """The sub-layer without the argument check (the encoder checks its tokens once)."""
         if self.norm == "post":
-            return self.ln(self.alpha * x + self.branch(x))
+            return self.ln(self.alpha * x + self.branch._run(x))
         if self.norm == "pre":
-            return x + self.branch(self.ln(x))
-        return self.ln(self.branch(x))
+            return x + self.branch._run(self.ln(x))
+        return self.ln(self.branch._run(x))
 
 
 def init_block(block: Block, lam: float, generator: torch.Generator | None = None) -> None:
@@ -151,7 +192,10 @@ def init_block(block: Block, lam: float, generator: torch.Generator | None = Non
 
     Chapter 1, section "Measuring the increment against depth".
     """
+    if not isinstance(block, Block):
+        raise TypeError(f"block must be a deepnotes.blocks.Block, got {type(block).__name__}")
     lam = _positive_float("lam", lam)
+    _generator("generator", generator)
     with torch.no_grad():
         for name, p in block.branch.named_parameters():
             if name.endswith("bias"):
@@ -195,13 +239,20 @@ class DeepNarrowEncoder(nn.Module):
     ):
         super().__init__()
         self.depth = _positive_int("depth", depth)
-        _positive_int("vocab", vocab)
+        if _positive_int("vocab", vocab) < 2:
+            raise ValueError(f"vocab must be an integer >= 2, got {vocab!r}")
         _positive_int("max_len", max_len)
+        d = _positive_int("d", d)
+        if d % _positive_int("heads", heads):
+            raise ValueError(f"heads must divide d, got d={d}, heads={heads}")
+        _positive_int("ffn_mult", ffn_mult)
+        _check_bool("causal", causal)
+        _generator("generator", generator)
         a0, l0, n0 = scheme_constants(scheme, depth)
         self.scheme = scheme
         self.lam = l0 if lam is None else _positive_float("lam", lam)
         self.norm = n0 if norm is None else norm
-        if self.norm not in NORMS:
+        if not isinstance(self.norm, str) or self.norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
         if alpha is not None:
             alpha = _positive_float("alpha", alpha)
@@ -236,15 +287,29 @@ class DeepNarrowEncoder(nn.Module):
             self.head.weight.normal_(0.0, math.sqrt(2.0 / (d + vocab)), generator=generator)
             self.head.bias.zero_()
 
-    def hidden(self, tokens: torch.Tensor) -> torch.Tensor:
-        """The stack's output before the head (after the final LN for Pre-LN)."""
+    def _check_tokens(self, tokens) -> torch.Tensor:
+        if not isinstance(tokens, torch.Tensor):
+            raise TypeError(f"tokens must be a torch.Tensor, got {type(tokens).__name__}")
         if tokens.dim() != 2:
             raise ValueError(f"tokens must have shape (batch, seq), got {tuple(tokens.shape)}")
+        if tokens.is_floating_point() or tokens.is_complex() or tokens.dtype == torch.bool:
+            raise TypeError(f"tokens must be an integer tensor, got dtype {tokens.dtype}")
         if tokens.shape[1] > self.pos.shape[0]:
             raise ValueError(f"tokens has length {tokens.shape[1]} > max_len {self.pos.shape[0]}")
+        vocab = self.embed.num_embeddings
+        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= vocab):
+            raise ValueError(
+                f"tokens must lie in 0..{vocab - 1} (vocab={vocab}), got "
+                f"{int(tokens.min())}..{int(tokens.max())}"
+            )
+        return tokens
+
+    def hidden(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The stack's output before the head (after the final LN for Pre-LN)."""
+        self._check_tokens(tokens)
         x = self.embed(tokens) + self.pos[: tokens.shape[1]]
         for block in self.blocks:
-            x = block(x)
+            x = block._run(x)
         return self.final_ln(x)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -263,12 +328,13 @@ class DeepNarrowEncoder(nn.Module):
 
         The post-hoc check of Chapter 1: about ``lam^2/alpha`` up to a constant for DeepNorm.
         """
+        self._check_tokens(tokens)
         with torch.no_grad():
             x = self.embed(tokens) + self.pos[: tokens.shape[1]]
             x = F.layer_norm(x, x.shape[-1:])
             out = []
             for block in self.blocks:
-                y = block(x)
+                y = block._run(x)
                 rel = (y - x).norm(dim=-1) / x.norm(dim=-1)
                 out.append(float(rel.mean()))
                 x = y

@@ -17,13 +17,14 @@ Row-vector convention of the article: a layer maps ``x`` (batch x width) to ``x 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from deepnotes.checks import positive_int
+from deepnotes.checks import float_dtype, positive_float, positive_int, real, real_array, tensor
+from deepnotes.checks import generator as check_generator
 from deepnotes.increment import one_step_increment
 
 __all__ = [
@@ -55,10 +56,7 @@ def check_depth(depth: int, name: str = "depth") -> int:
 
 def check_eps(eps: float, name: str = "eps") -> float:
     """Return ``eps`` as a float, or raise ``ValueError`` naming ``name`` if negative or NaN."""
-    eps = float(eps)
-    if not math.isfinite(eps) or eps < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {eps!r}")
-    return eps
+    return real(name, eps, 0.0, math.inf)
 
 
 def orthogonal(
@@ -78,6 +76,8 @@ def orthogonal(
     n = check_depth(n, "n")
     if m is not None and check_depth(m, "m") != n:
         raise ValueError(f"m must equal n for an orthogonal matrix, got n={n}, m={m}")
+    check_generator("generator", generator)
+    float_dtype("dtype", dtype)
     a = torch.randn(n, n, generator=generator, dtype=torch.float64)
     q, r = torch.linalg.qr(a)
     q = q * torch.sign(torch.diagonal(r)).unsqueeze(0)
@@ -100,8 +100,10 @@ class PlainChain(nn.Module):
         super().__init__()
         width = check_depth(width, "width")
         self.depth = check_depth(depth, "depth")
-        if kind not in ("orthogonal", "relu"):
+        if not isinstance(kind, str) or kind not in ("orthogonal", "relu"):
             raise ValueError(f"kind must be 'orthogonal' or 'relu', got {kind!r}")
+        check_generator("generator", generator)
+        float_dtype("dtype", dtype)
         self.kind = kind
         if kind == "orthogonal":
             mats = [orthogonal(width, generator=generator, dtype=dtype) for _ in range(depth)]
@@ -114,6 +116,7 @@ class PlainChain(nn.Module):
         self.weights = nn.ParameterList(nn.Parameter(w) for w in mats)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, self.weights[0])
         for w in self.weights:
             x = x @ w if self.kind == "orthogonal" else torch.relu(x @ w)
         return x
@@ -139,6 +142,8 @@ class ResidualChain(nn.Module):
         width = check_depth(width, "width")
         self.depth = check_depth(depth, "depth")
         self.eps = check_eps(eps)
+        check_generator("generator", generator)
+        float_dtype("dtype", dtype)
         s1, s2 = math.sqrt(2.0 / width), math.sqrt(1.0 / width)
         w1, w2 = [], []
         for _ in range(depth):
@@ -152,9 +157,17 @@ class ResidualChain(nn.Module):
         return torch.relu(x @ self.w1[layer]) @ self.w2[layer]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, self.w1[0])
         for layer in range(self.depth):
             x = x + self.eps * self.branch(x, layer)
         return x
+
+
+def _check_input(x, weight: torch.Tensor) -> None:
+    """A chain's input: a finite (batch, width) tensor of the chain's dtype."""
+    tensor("x", x, 2, shape=(weight.shape[0],))
+    if x.dtype != weight.dtype:
+        raise TypeError(f"x must have the chain's dtype {weight.dtype}, got {x.dtype}")
 
 
 def make_chain(
@@ -171,12 +184,18 @@ def make_chain(
     (e.g. ``"residual-0"``, ``"residual-0.5"``, ``"residual-1"``).
     """
     depth = check_depth(depth)
+    if not isinstance(name, str):
+        raise ValueError(f"name must be a string such as 'residual-1', got {name!r}")
     if name == "plain-orthogonal":
         return PlainChain(width, depth, "orthogonal", generator=generator, dtype=dtype)
     if name == "plain-relu":
         return PlainChain(width, depth, "relu", generator=generator, dtype=dtype)
     if name.startswith("residual-"):
-        p = check_eps(float(name.split("-", 1)[1]), "name (exponent p of eps = depth**-p)")
+        try:
+            p = float(name.split("-", 1)[1])
+        except ValueError:
+            raise ValueError(f"name must be 'residual-<p>' with a number p, got {name!r}") from None
+        p = check_eps(p, "name (exponent p of eps = depth**-p)")
         return ResidualChain(width, depth, depth ** (-p), generator=generator, dtype=dtype)
     raise ValueError(
         f"name must be 'plain-orthogonal', 'plain-relu' or 'residual-<p>', got {name!r}"
@@ -196,6 +215,8 @@ def chain_problem(
     width = check_depth(width, "width")
     batch = check_depth(batch, "batch")
     outputs = check_depth(outputs, "outputs")
+    check_generator("generator", generator)
+    float_dtype("dtype", dtype)
     return {
         "x": torch.randn(batch, width, generator=generator, dtype=dtype),
         "readout": torch.randn(width, outputs, generator=generator, dtype=dtype),
@@ -214,12 +235,35 @@ def chain_loss(h: torch.Tensor, problem: dict[str, torch.Tensor], loss: str = "l
     through the chain (exact theory in expectation); ``"mse"``: ``mean((out - target)**2)``, a
     regression loss with curvature, whose ``dL/dh`` grows with the output.
     """
-    if loss not in LOSSES:
+    if not isinstance(loss, str) or loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    _check_problem(problem, ("readout", "target"))
+    readout, target = problem["readout"], problem["target"]
+    # h may overflow legitimately: an eps = 1 chain's output is inf after one SGD step at depth
+    # (Chapter 2's "blown" rows), and the loss then reports it.
+    tensor("h", h, 2, shape=(readout.shape[0],), finite=False)
+    if h.shape[0] != target.shape[0]:
+        raise ValueError(
+            f"h must have one row per target, got {h.shape[0]} rows and {target.shape[0]} targets"
+        )
     out = h @ problem["readout"] / math.sqrt(h.shape[-1])
     if loss == "linear":
         return (out * problem["target"]).mean()
     return ((out - problem["target"]) ** 2).mean()
+
+
+def _check_problem(problem, keys=("x", "readout", "target")) -> None:
+    if not isinstance(problem, Mapping):
+        raise TypeError(f"problem must be a dict from chain_problem, got {type(problem).__name__}")
+    for key in keys:
+        if key not in problem:
+            raise ValueError(
+                f"problem must have the keys {keys} (see chain_problem), lacks {key!r}"
+            )
+        tensor(f"problem[{key!r}]", problem[key], 2)
+    if "readout" in keys and "target" in keys:
+        if problem["readout"].shape[1] != problem["target"].shape[1]:
+            raise ValueError("problem's readout and target must have the same number of outputs")
 
 
 def measure_chain(
@@ -232,6 +276,12 @@ def measure_chain(
     ``L(theta - lr g) - L(theta)`` and ``first_order``, its prediction ``-lr grad_sq``
     (measured with Chapter 1's :func:`deepnotes.increment.one_step_increment`).
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _check_problem(problem)
+    lr = positive_float("lr", lr)
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     x0 = problem["x"].clone().requires_grad_(True)
     h = model(x0)
     h.retain_grad()
@@ -270,8 +320,11 @@ def hessian_top_eigenvalue(
     returns the Rayleigh quotient ``v^T H v`` (signed: the loss need not be convex).  The
     largest stable SGD learning rate on a quadratic is ``2 / lambda_max``.
     """
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a function of no arguments, got {loss_fn!r}")
     iters = check_depth(iters, "iters")
-    params = list(params)
+    params = _check_params(params)
+    check_generator("generator", generator)
     loss = loss_fn()
     grads = torch.autograd.grad(loss, params, create_graph=True)
     vec = [torch.randn(p.shape, generator=generator, dtype=p.dtype) for p in params]
@@ -286,6 +339,28 @@ def hessian_top_eigenvalue(
             return 0.0
         vec = [h.detach() / norm for h in hv]
     return rayleigh
+
+
+def _check_params(params) -> list[torch.Tensor]:
+    if isinstance(params, (str, bytes, torch.Tensor)) or not isinstance(params, Iterable):
+        raise TypeError(f"params must be a list of tensors, got {type(params).__name__}")
+    params = list(params)
+    if not params:
+        raise ValueError("params must hold at least one tensor")
+    for p in params:
+        if not isinstance(p, torch.Tensor) or not p.requires_grad:
+            raise ValueError(f"params must hold tensors that require grad, got {p!r}")
+    return params
+
+
+def _sequence(name: str, values) -> list:
+    """A non-empty list from a list, tuple or array (a bare string or number is an error)."""
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise ValueError(f"{name} must be a non-empty list, got {values!r}")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name} must be a non-empty list, got []")
+    return values
 
 
 def _branch_output(
@@ -338,10 +413,11 @@ def log_amplification(
     depth = check_depth(depth)
     width = check_depth(width, "width")
     trials = check_depth(trials, "trials")
-    if kind not in ("aligned", "random"):
+    if not isinstance(kind, str) or kind not in ("aligned", "random"):
         raise ValueError(f"kind must be 'aligned' or 'random', got {kind!r}")
-    if method not in ("matrix", "vector"):
+    if not isinstance(method, str) or method not in ("matrix", "vector"):
         raise ValueError(f"method must be 'matrix' or 'vector', got {method!r}")
+    check_generator("generator", generator)
     v = torch.randn(trials, width, generator=generator, dtype=torch.float64)
     v = v / v.norm(dim=1, keepdim=True)
     log_ratio = torch.zeros(trials, dtype=torch.float64)
@@ -368,13 +444,20 @@ def amplification_sweep(
     One row per setting: ``p``, ``N``, ``kind``, ``ratio`` (the Monte Carlo mean of
     ``||v_N||^2 / ||v_0||^2``) and ``median``.  Chapter 2, section "small enough".
     """
-    if not ps or not depths or not kinds:
-        raise ValueError("ps, depths and kinds must each list at least one value")
+    ps = [check_eps(p, "ps") for p in _sequence("ps", ps)]
+    depths = [check_depth(n, "depths") for n in _sequence("depths", depths)]
+    kinds = _sequence("kinds", kinds)
+    for kind in kinds:
+        if not isinstance(kind, str) or kind not in ("aligned", "random"):
+            raise ValueError(f"kinds must hold 'aligned' or 'random', got {kind!r}")
+    check_depth(width, "width")
+    check_depth(trials, "trials")
+    if not isinstance(method, str) or method not in ("matrix", "vector"):
+        raise ValueError(f"method must be 'matrix' or 'vector', got {method!r}")
+    check_generator("generator", generator)
     rows = []
     for p in ps:
-        p = check_eps(p, "ps")
         for depth in depths:
-            depth = check_depth(depth, "depths")
             for kind in kinds:
                 log_r = log_amplification(
                     depth ** (-p),
@@ -405,11 +488,9 @@ def discriminating(law, rel: float):
     Returns a boolean NumPy array (Chapter 2: rows of ``eps = 1/N`` beyond the first few
     depths cannot tell ``(1 + 1/N**2)**N`` from 1).
     """
-    law = np.asarray(law, dtype=np.float64)
-    rel = float(rel)
-    if not math.isfinite(rel) or rel <= 0:
-        raise ValueError(f"rel must be a finite number > 0, got {rel!r}")
-    if not np.all(np.isfinite(law) & (law > 0)):
+    law = real_array("law", law)
+    rel = positive_float("rel", rel)
+    if law.size == 0 or not np.all(law > 0):
         raise ValueError(f"law must hold finite positive ratios, got {law.tolist()}")
     return np.abs(1.0 / law - 1.0) > rel
 
@@ -422,8 +503,8 @@ def relative_error(measured, expected, name: str = "measured"):
     ``ValueError`` naming ``name`` when any entry of either input, or of the error, is not
     finite, or the shapes differ.
     """
-    m = np.asarray(measured, dtype=np.float64)
-    e = np.asarray(expected, dtype=np.float64)
+    m = real_array(name, measured, finite=False)
+    e = real_array("expected", expected, finite=False)
     if m.shape != e.shape:
         raise ValueError(f"{name} has shape {m.shape}, expected has shape {e.shape}")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -456,13 +537,25 @@ def depth_sweep(
     ``loss`` may list several of :data:`LOSSES`: each is measured on the same chain and
     problem, one row per loss, named in the row's ``objective``.
     """
-    if not names:
-        raise ValueError("names must list at least one model")
-    objectives = [loss] if isinstance(loss, str) else list(loss)
-    if not objectives or any(o not in LOSSES for o in objectives):
+    names = _sequence("names", names)
+    for name in names:
+        if not isinstance(name, str) or not (
+            name in ("plain-orthogonal", "plain-relu") or name.startswith("residual-")
+        ):
+            raise ValueError(
+                f"names must hold 'plain-orthogonal', 'plain-relu' or 'residual-<p>', got {name!r}"
+            )
+    objectives = [loss] if isinstance(loss, str) else _sequence("loss", loss)
+    if any(not isinstance(o, str) or o not in LOSSES for o in objectives):
         raise ValueError(f"loss must be one of {LOSSES} or a list of them, got {loss!r}")
-    depths = [check_depth(n, "depths") for n in depths]
+    depths = [check_depth(n, "depths") for n in _sequence("depths", depths)]
     seeds = check_depth(seeds, "seeds")
+    check_depth(width, "width")
+    check_depth(batch, "batch")
+    lr = positive_float("lr", lr)
+    float_dtype("dtype", dtype)
+    for name in names:  # a bad exponent in 'residual-<p>' fails here, before any work
+        make_chain(name, 1, 1)
     rows = []
     for name in names:
         for depth in depths:

@@ -7,6 +7,19 @@ import numbers
 
 import numpy as np
 
+__all__ = [
+    "integral",
+    "positive_int",
+    "positive_float",
+    "real",
+    "one_of",
+    "tensor",
+    "generator",
+    "float_dtype",
+    "real_array",
+    "boolean",
+]
+
 
 def integral(name: str, value) -> int:
     """``int(value)`` if ``value`` is an integral number, else ``ValueError`` naming ``name``.
@@ -110,6 +123,50 @@ def tensor(name: str, x, ndim=None, *, shape=None, floating: bool = True, finite
         if not bool(torch.isfinite(ends).all()):
             raise ValueError(f"{name} must be finite, got a tensor with NaN or infinity")
     return x
+
+
+def generator(name: str, value):
+    """``value`` if it is ``None`` or a ``torch.Generator``, else ``TypeError`` naming ``name``."""
+    import torch
+
+    if value is not None and not isinstance(value, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator or None, got {type(value).__name__}")
+    return value
+
+
+def float_dtype(name: str, value):
+    """``value`` if it is a floating ``torch.dtype``, else ``TypeError`` naming ``name``."""
+    import torch
+
+    if not isinstance(value, torch.dtype) or not value.is_floating_point:
+        raise TypeError(f"{name} must be a floating torch.dtype, got {value!r}")
+    return value
+
+
+def real_array(name: str, value, ndim=None, *, finite: bool = True) -> np.ndarray:
+    """``value`` as a float64 NumPy array if it holds real numbers (a number, a sequence, an
+    array or a tensor), else ``ValueError`` naming ``name``.  Strings and bools are refused;
+    ``ndim`` (an int or a tuple of ints) is the allowed rank; ``finite``: no NaN or infinity."""
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu().double().numpy()
+    raw = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value
+    if raw.dtype.kind in "USb" or any(
+        isinstance(v, (str, bytes, bool, np.bool_)) for v in np.ravel(raw)[:10_000]
+    ):
+        raise ValueError(f"{name} must hold real numbers, got {value!r}")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold real numbers, got {value!r}") from None
+    if ndim is not None:
+        ranks = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in ranks:
+            raise ValueError(
+                f"{name} must have {' or '.join(map(str, ranks))} dimensions, got shape {arr.shape}"
+            )
+    if finite and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got {arr.ravel()[:8].tolist()}")
+    return arr
 
 
 def boolean(name: str, value) -> bool:

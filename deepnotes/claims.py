@@ -114,6 +114,8 @@ def _is_exact(value) -> bool:
 
 
 def _number(name: str, value) -> float:
+    if isinstance(value, (str, bytes, bool, np.bool_)):  # float("1") would accept a string
+        raise ValueError(f"{name} must be a real number, got {value!r}")
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -123,6 +125,12 @@ def _number(name: str, value) -> float:
 def _array(name: str, value) -> np.ndarray:
     if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu().double().numpy()
+    try:
+        texts = isinstance(value, (str, bytes)) or np.asarray(value).dtype.kind in "USV"
+    except ValueError:  # a ragged list: the conversion below names the argument
+        texts = False
+    if texts:  # float("1") would accept a string
+        raise ValueError(f"{name} must be a number or an array of numbers, got {value!r}")
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
@@ -280,8 +288,14 @@ def claim(
         )
     if kind is None:
         kind = "identity" if identity is not None else "law"
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    try:
+        format(0.5, fmt)
+        if not isinstance(fmt, str):
+            raise TypeError
+    except (TypeError, ValueError):
+        raise ValueError(f"fmt must be a format spec such as '.3g', got {fmt!r}") from None
     cell = _cell_number()
     previous = _state["claims"].get(id)
     if previous is not None and (previous.statement != statement or previous.cell == cell):

@@ -12,6 +12,8 @@ import random
 import numpy as np
 import torch
 
+__all__ = ["DEFAULT_THREADS", "seed_all", "get_device", "set_threads"]
+
 #: Intra-op threads used by default on a CPU.  Measured by
 #: ``benchmarks/threads.py`` on the 2-core CI machine: the small matmuls of the
 #: book's experiments (d = 64, batch 32) are overhead-bound, and 1 thread is

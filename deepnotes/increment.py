@@ -22,15 +22,64 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import torch
 
-from deepnotes.checks import integral, positive_int
+from deepnotes.checks import integral, positive_float, positive_int
+
+__all__ = [
+    "OPTIMIZERS",
+    "DEFAULT_LRS",
+    "PLAIN_SCHEMES",
+    "one_step_increments",
+    "one_step_increment",
+    "gradient_norms",
+    "bottom_gradient_norm",
+    "increment_sweep",
+    "slope_table",
+    "seed_slopes",
+    "train_no_warmup",
+    "start_jobs",
+    "run_jobs",
+]
 
 OPTIMIZERS = ("sgd", "adam", "lamb")
 LossFn = Callable[[torch.nn.Module, object], torch.Tensor]
 
 
+def _check_model(model) -> torch.nn.Module:
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
+def _check_loss_fn(loss_fn) -> None:
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a function loss_fn(model, batch), got {loss_fn!r}")
+
+
+def _check_lrs(lrs) -> dict[str, float]:
+    if not isinstance(lrs, Mapping) or not lrs:
+        raise ValueError(f"lrs must map optimizer names to learning rates, got {lrs!r}")
+    out = {}
+    for opt, lr in lrs.items():
+        if not isinstance(opt, str) or opt not in OPTIMIZERS:
+            raise ValueError(f"lrs keys must be optimizers from {OPTIMIZERS}, got {opt!r}")
+        try:
+            out[opt] = positive_float("lr", lr)
+        except ValueError:
+            raise ValueError(f"lrs[{opt!r}] must be a positive finite number, got {lr!r}") from None
+    return out
+
+
 def _params(model: torch.nn.Module, params: Iterable[torch.Tensor] | None) -> list[torch.Tensor]:
     if params is not None:
-        out = list(params)
+        if isinstance(params, (str, bytes, torch.Tensor)):
+            raise TypeError(f"params must be a list of tensors, got {type(params).__name__}")
+        try:
+            out = list(params)
+        except TypeError:
+            raise TypeError(f"params must be a list of tensors, got {params!r}") from None
+        for p in out:
+            if not isinstance(p, torch.Tensor) or not p.requires_grad:
+                raise ValueError(f"params must hold tensors that require grad, got {p!r}")
     elif hasattr(model, "branch_parameters"):
         out = list(model.branch_parameters())
     else:
@@ -73,13 +122,10 @@ def one_step_increments(
 
     Chapter 1, section "Measuring the increment against depth".
     """
-    if not lrs:
-        raise ValueError("lrs must name at least one optimizer")
-    for opt, lr in lrs.items():
-        if opt not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {opt!r}")
-        if not (isinstance(lr, (int, float)) and lr > 0):
-            raise ValueError(f"lr for {opt!r} must be a positive number, got {lr!r}")
+    _check_model(model)
+    _check_loss_fn(loss_fn)
+    lrs = _check_lrs(lrs)
+    eps = positive_float("eps", eps)
     ps = _params(model, params)
     model.zero_grad(set_to_none=True)
     loss = loss_fn(model, batch)
@@ -126,8 +172,9 @@ def one_step_increment(
 
     Chapter 1, section "Measuring the increment against depth".
     """
-    if optimizer not in OPTIMIZERS:
+    if not isinstance(optimizer, str) or optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    lr = positive_float("lr", lr)
     return one_step_increments(model, loss_fn, batch, {optimizer: lr}, params)[optimizer]
 
 
@@ -136,6 +183,7 @@ def gradient_norms(model: torch.nn.Module) -> dict[str, float]:
 
     Chapter 1, section "Training without warmup".
     """
+    _check_model(model)
     return {n: float(p.grad.norm()) for n, p in model.named_parameters() if p.grad is not None}
 
 
@@ -189,14 +237,23 @@ def increment_sweep(
     from deepnotes.blocks import SCHEMES, DeepNarrowEncoder
     from deepnotes.tasks import reversal_batch, token_loss
 
+    schemes = _nonempty("schemes", schemes)
     for s in schemes:
-        if s not in SCHEMES:
+        if not isinstance(s, str) or s not in SCHEMES:
             raise ValueError(f"schemes must be taken from {SCHEMES}, got {s!r}")
+    depths = _nonempty("depths", depths)
     try:
         depths = [positive_int("depths", n) for n in depths]
     except ValueError:
         raise ValueError(f"depths must be positive integers, got {list(depths)!r}") from None
-    base = dict(DEFAULT_LRS if lrs is None else lrs)
+    seeds = [_seed("seeds", s) for s in _nonempty("seeds", seeds)]
+    base = dict(DEFAULT_LRS if lrs is None else _check_lrs(lrs))
+    for name, value in (("d", d), ("vocab", vocab), ("seq_len", seq_len), ("batch", batch)):
+        positive_int(name, value)
+    if vocab < 2:
+        raise ValueError(f"vocab must be an integer >= 2, got {vocab!r}")
+    if d % positive_int("heads", heads):
+        raise ValueError(f"heads must divide d, got d={d}, heads={heads}")
     records: list[dict[str, object]] = []
     for scheme in schemes:
         scale = 0.1 if (lrs is None and scheme in PLAIN_SCHEMES) else 1.0
@@ -225,6 +282,42 @@ def increment_sweep(
     return records
 
 
+def _nonempty(name: str, values) -> list:
+    """A non-empty list from a list, tuple or array (a bare string or number is an error)."""
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise ValueError(f"{name} must be a non-empty list, got {values!r}")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name} must be a non-empty list, got []")
+    return values
+
+
+def _seed(name: str, value) -> int:
+    try:
+        seed = integral(name, value)
+    except ValueError:
+        seed = -1
+    if seed < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return seed
+
+
+_RECORD_KEYS = ("scheme", "optimizer", "N", "seed", "lr")
+
+
+def _check_records(records, key: str) -> list:
+    if not isinstance(key, str) or key not in ("actual", "first_order"):
+        raise ValueError(f"key must be 'actual' or 'first_order', got {key!r}")
+    records = _nonempty("records", records)
+    for r in records:
+        if not isinstance(r, Mapping) or any(k not in r for k in (*_RECORD_KEYS, key)):
+            raise ValueError(
+                f"records must be dicts with keys {(*_RECORD_KEYS, key)} (see increment_sweep), "
+                f"got {r!r}"
+            )
+    return records
+
+
 def slope_table(
     records: Sequence[Mapping[str, object]], key: str = "actual"
 ) -> dict[tuple[str, str], object]:
@@ -236,8 +329,7 @@ def slope_table(
     """
     from deepnotes.measure import loglog_slope
 
-    if key not in ("actual", "first_order"):
-        raise ValueError(f"key must be 'actual' or 'first_order', got {key!r}")
+    records = _check_records(records, key)
     groups: dict[tuple[str, str], dict[int, list[float]]] = {}
     for r in records:
         g = groups.setdefault((str(r["scheme"]), str(r["optimizer"])), {})
@@ -275,10 +367,15 @@ def train_no_warmup(
     from deepnotes.tasks import permutation_task, token_loss
     from deepnotes.train import train
 
-    if integral("warmup", warmup) < 0:
-        raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}")
-    warmup = int(warmup)
+    warmup = _seed("warmup", warmup)
+    seed = _seed("seed", seed)
     probe_every = positive_int("probe_every", probe_every)
+    positive_int("steps", steps)
+    lr = positive_float("lr", lr)
+    for name, value in (("d", d), ("seq_len", seq_len), ("batch", batch)):
+        positive_int(name, value)
+    if d % 4:  # DeepNarrowEncoder's default of 4 heads
+        raise ValueError(f"d must be a multiple of 4 (the encoder's 4 heads), got {d!r}")
     gen = torch.Generator().manual_seed(int(seed))
     model = DeepNarrowEncoder(depth, scheme, d=d, vocab=vocab, max_len=seq_len, generator=gen)
     batches = permutation_task(batch, seq_len, vocab, gen)
@@ -333,9 +430,14 @@ class Jobs:
 
 def _check_jobs(jobs, workers) -> tuple[list, int]:
     workers = positive_int("workers", workers)
-    jobs = list(jobs)
+    jobs = _nonempty("jobs", jobs)
     for job in jobs:
-        if not (isinstance(job, tuple) and len(job) == 2 and callable(job[0])):
+        if not (
+            isinstance(job, tuple)
+            and len(job) == 2
+            and callable(job[0])
+            and isinstance(job[1], Mapping)
+        ):
             raise ValueError(f"jobs must be (function, kwargs) pairs, got {job!r}")
     return jobs, workers
 
@@ -381,6 +483,7 @@ def seed_slopes(
     """
     import numpy as np
 
+    records = _check_records(records, key)
     by_seed: dict[object, list] = {}
     for r in records:
         by_seed.setdefault(r["seed"], []).append(r)

@@ -7,7 +7,15 @@ import math
 import numpy as np
 import torch
 
-from deepnotes.checks import positive_float, positive_int
+from deepnotes.checks import generator as check_generator
+from deepnotes.checks import positive_float, positive_int, real
+
+__all__ = [
+    "random_linear_chain_moments",
+    "random_linear_chain_moment",
+    "single_layer_moment",
+    "fan_in_moments",
+]
 
 
 def random_linear_chain_moments(
@@ -31,6 +39,7 @@ def random_linear_chain_moments(
     for name, val in (("width", width), ("depth", depth), ("batch", batch), ("trials", trials)):
         positive_int(name, val)
     gain = positive_float("gain", gain)
+    check_generator("generator", generator)
     h = torch.randn(trials, batch, width, generator=generator, dtype=torch.float64)
     moments = torch.empty(trials, depth, dtype=torch.float64)
     for layer in range(depth):
@@ -77,6 +86,7 @@ def single_layer_moment(
     for name, val in (("fan_in", fan_in), ("fan_out", fan_out), ("batch", batch)):
         positive_int(name, val)
     sigma2 = positive_float("sigma2", sigma2)
+    check_generator("generator", generator)
     x = torch.randn(batch, fan_in, generator=generator, dtype=torch.float64)
     w = torch.randn(fan_out, fan_in, generator=generator, dtype=torch.float64) * sigma2**0.5
     return float((x @ w.T).pow(2).mean())
@@ -97,9 +107,11 @@ def fan_in_moments(
     generator seeded with ``seed``, so a call is reproducible on its own.
     """
     fan_ins = [positive_int("fan_ins", n) for n in _sequence("fan_ins", fan_ins)]
-    exponent = _finite("exponent", exponent)
+    exponent = real("exponent", exponent)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    positive_int("batch", batch)
+    positive_int("fan_out", fan_out)
     gen = torch.Generator().manual_seed(int(seed))
     return [
         single_layer_moment(n, float(n) ** -exponent, fan_out=fan_out, batch=batch, generator=gen)
@@ -108,6 +120,8 @@ def fan_in_moments(
 
 
 def _sequence(name: str, values):
+    if isinstance(values, (str, bytes)):
+        raise ValueError(f"{name} must be a sequence of numbers, got {values!r}")
     try:
         values = list(values)
     except TypeError:

@@ -7,10 +7,16 @@ derivation predicts.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+
+from deepnotes.checks import real, real_array
+
+__all__ = ["SlopeFit", "loglog_slope"]
 
 
 @dataclass(frozen=True)
@@ -27,18 +33,26 @@ class SlopeFit:
 
     def covers(self, value: float) -> bool:
         """Whether ``value`` lies inside the confidence interval of the slope."""
+        # An infinite value is a legitimate question (answer: no); NaN has no answer.
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise ValueError(f"value must be a real number, got {value!r}")
+        if math.isnan(value):
+            raise ValueError("value must not be NaN")
         return self.ci_low <= value <= self.ci_high
 
     def predict(self, x):
-        """The fitted power law ``exp(intercept) * x**slope``."""
-        return np.exp(self.intercept) * np.asarray(x, dtype=float) ** self.slope
+        """The fitted power law ``exp(intercept) * x**slope`` at positive ``x``."""
+        x = real_array("x", x)
+        if np.any(x <= 0):
+            raise ValueError(f"x must be positive (a power law), got {x.ravel()[:8].tolist()}")
+        return np.exp(self.intercept) * x**self.slope
 
     def __str__(self) -> str:
         return f"{self.slope:.3f} [{self.ci_low:.3f}, {self.ci_high:.3f}]"
 
 
 def _positive_array(name: str, values) -> np.ndarray:
-    arr = np.asarray(values, dtype=float)
+    arr = real_array(name, values, finite=False)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
@@ -62,8 +76,7 @@ def loglog_slope(x, y, confidence: float = 0.95) -> SlopeFit:
         raise ValueError(f"x and y need at least 3 points for a slope interval, got {x.size}")
     if np.unique(x).size < 2:
         raise ValueError("x must take at least two distinct values")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    confidence = real("confidence", confidence, 0.0, 1.0, closed=False)
     lx, ly = np.log(x), np.log(y)
     fit = stats.linregress(lx, ly)
     t = stats.t.ppf(0.5 + confidence / 2, df=x.size - 2)

@@ -6,6 +6,8 @@ import os
 import re
 import sys
 
+__all__ = ["in_colab", "in_book_build", "glue"]
+
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
@@ -33,7 +35,12 @@ def glue(name: str, value, fmt: str | None = None, *, volatile: bool = False):
         raise ValueError(
             f"name must be letters, digits, '_' or '-' (starting with a letter), got {name!r}"
         )
-    shown = format(value, fmt) if fmt is not None else value
+    if fmt is not None and not isinstance(fmt, str):
+        raise TypeError(f"fmt must be a format spec such as '.2f' or None, got {fmt!r}")
+    try:
+        shown = format(value, fmt) if fmt is not None else value
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"fmt {fmt!r} cannot format {value!r}: {err}") from None
     _record(name, shown, volatile)
     try:
         from myst_nb import glue as _glue

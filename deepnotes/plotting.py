@@ -6,7 +6,23 @@ from contextlib import contextmanager
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
-import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from deepnotes.checks import real_array
+
+__all__ = [
+    "PALETTE",
+    "THEORY",
+    "MEASURED_ZORDER",
+    "STYLE",
+    "series_colors",
+    "use_style",
+    "style",
+    "overlay_theory",
+    "loglog_axes",
+    "close",
+]
 
 #: Colours used consistently: measured data in solid colours, theory in black dashes.
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]
@@ -26,7 +42,12 @@ def series_colors(names) -> dict[str, str]:
     when a drop-down filters the others away.  More names than the palette
     holds is an error (a figure with that many colours is unreadable).
     """
-    names = list(names)
+    if isinstance(names, (str, bytes)):  # list("ab") would make two series "a" and "b"
+        raise ValueError(f"names must be a list of series names, not one string: {names!r}")
+    try:
+        names = list(names)
+    except TypeError:
+        raise ValueError(f"names must be a list of series names, got {names!r}") from None
     if not names or not all(isinstance(n, str) and n for n in names):
         raise ValueError(f"names must be a non-empty list of non-empty strings, got {names!r}")
     if len(set(names)) != len(names):
@@ -66,8 +87,9 @@ def style():
 
 def overlay_theory(ax, x, y, label: str = "theory", **kwargs):
     """Draw a closed-form curve beside measured points: thin black dashes, under the markers."""
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
+    _check_axes(ax)
+    x = real_array("x", x, finite=False)
+    y = real_array("y", y, finite=False)
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
     opts = dict(THEORY)
@@ -77,6 +99,10 @@ def overlay_theory(ax, x, y, label: str = "theory", **kwargs):
 
 def loglog_axes(ax, xlabel: str, ylabel: str, title: str):
     """Log-log axes with labels and a title (the title should state the finding)."""
+    _check_axes(ax)
+    for name, text in (("xlabel", xlabel), ("ylabel", ylabel), ("title", title)):
+        if not isinstance(text, str):
+            raise TypeError(f"{name} must be a string, got {text!r}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
@@ -87,4 +113,12 @@ def loglog_axes(ax, xlabel: str, ylabel: str, title: str):
 
 def close(fig) -> None:
     """Close a figure after display so notebooks do not accumulate open figures."""
+    # plt.close also takes None (the current figure), "all" or a label: not what is meant here.
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
     plt.close(fig)
+
+
+def _check_axes(ax) -> None:
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")

@@ -14,7 +14,10 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
+from deepnotes.checks import generator as _generator
 from deepnotes.checks import positive_int as _positive_int
+
+__all__ = ["reversal_batch", "permutation_task", "token_loss"]
 
 
 def reversal_batch(
@@ -28,6 +31,7 @@ def reversal_batch(
     _positive_int("seq_len", seq_len)
     if isinstance(vocab, bool) or not isinstance(vocab, int) or vocab < 2:
         raise ValueError(f"vocab must be an int >= 2, got {vocab!r}")
+    _generator("generator", generator)
     x = torch.randint(0, vocab, (batch, seq_len), generator=generator)
     return x, x.flip(1)
 
@@ -45,6 +49,13 @@ def permutation_task(
     _positive_int("seq_len", seq_len)
     if isinstance(vocab, bool) or not isinstance(vocab, int) or vocab < 3:
         raise ValueError(f"vocab must be an int >= 3, got {vocab!r}")
+    _generator("generator", generator)
+    # Checked here, at the call; the batches come from an inner generator, so a bad
+    # argument fails now rather than at the first next().
+    return _permutation_batches(batch, seq_len, vocab, generator)
+
+
+def _permutation_batches(batch, seq_len, vocab, generator):
     perm = torch.cat(
         [torch.zeros(1, dtype=torch.long), 1 + torch.randperm(vocab - 1, generator=generator)]
     )
@@ -58,6 +69,23 @@ def token_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor])
 
     Chapter 1, section "Measuring the increment against depth".
     """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        raise ValueError(f"batch must be a (tokens, targets) pair, got {batch!r}")
     x, y = batch
+    for name, t in (("batch tokens", x), ("batch targets", y)):
+        if not isinstance(t, torch.Tensor) or t.is_floating_point() or t.dtype == torch.bool:
+            raise TypeError(f"{name} must be an integer tensor, got {t!r}")
+    if x.shape != y.shape:
+        raise ValueError(
+            f"batch tokens and targets must have the same shape, got {tuple(x.shape)} and "
+            f"{tuple(y.shape)}"
+        )
     logits = model(x)
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= logits.shape[-1]):
+        raise ValueError(
+            f"batch targets must lie in 0..{logits.shape[-1] - 1}, got "
+            f"{int(y.min())}..{int(y.max())}"
+        )
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))

@@ -8,6 +8,8 @@ from itertools import islice
 import torch
 from tqdm.auto import tqdm
 
+__all__ = ["train"]
+
 StepFn = Callable[[torch.nn.Module, object], torch.Tensor]
 Callback = Callable[[int, torch.nn.Module], dict[str, float] | None]
 
@@ -43,8 +45,21 @@ def train(
         raise ValueError(
             f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
         )
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a function loss_fn(model, batch), got {loss_fn!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(
+            f"callback must be a function callback(step, model) or None, got {callback!r}"
+        )
+    if scheduler is not None and not callable(getattr(scheduler, "step", None)):
+        raise TypeError(
+            f"scheduler must be a torch LR scheduler (with .step()) or None, got {scheduler!r}"
+        )
+    try:
+        source: Iterator = iter(batches)
+    except TypeError:
+        raise TypeError(f"batches must be an iterable of batches, got {batches!r}") from None
     history: dict[str, list[float]] = {"step": [], "loss": [], "lr": []}
-    source: Iterator = iter(batches)
     model.train()
     bar = tqdm(islice(source, steps), total=steps, desc=desc, disable=not progress, leave=False)
     for step, batch in enumerate(bar):
