@@ -9,3 +9,5 @@ and fails with an ``ImportError`` naming the missing package and how to install 
 
 Importing this package imports none of them.
 """
+
+__all__: list[str] = []  # the adapters are modules: import deepnotes.reference.<name>

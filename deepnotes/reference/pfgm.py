@@ -19,7 +19,24 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from deepnotes.checks import positive_float, positive_int
+from deepnotes.checks import boolean, positive_float, positive_int, real_array
+from deepnotes.checks import tensor as check_tensor
+
+__all__ = ["empirical_field", "forward_pz", "pfgmpp_perturb", "prior_radius"]
+
+
+def _rng(rng) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    return rng
+
+
+def _per_row(name: str, value, n: int) -> np.ndarray:
+    """A finite scalar or one value per row (``n``), as an array."""
+    arr = real_array(name, value, (0, 1))
+    if arr.ndim == 1 and arr.shape[0] != n:
+        raise ValueError(f"{name} must be a number or one per row ({n}), got shape {arr.shape}")
+    return arr
 
 
 def forward_pz(
@@ -36,12 +53,14 @@ def forward_pz(
     ``x~ = x0 + |eps_x| (1 + tau)^m u`` with ``u`` uniform on the sphere and
     ``z = |eps_z| (1 + tau)^m``.
     """
-    x0 = np.asarray(x0, dtype=float)
-    if x0.ndim != 2:
-        raise ValueError(f"x0 must have shape (n, d), got {x0.shape}")
+    x0 = real_array("x0", x0, 2)
     sigma, tau = positive_float("sigma", sigma), positive_float("tau", tau)
+    rng = _rng(rng)
     n, d = x0.shape
-    mult = (1 + tau) ** np.asarray(m, dtype=float)
+    with np.errstate(over="ignore"):
+        mult = (1 + tau) ** _per_row("m", m, n)
+    if not np.all(np.isfinite(mult)):
+        raise ValueError(f"m is too large: (1 + tau)^m overflows (tau={tau})")
     eps_x = rng.standard_normal((n, d)) * sigma
     eps_z = rng.standard_normal(n) * sigma
     u = rng.standard_normal((n, d))
@@ -62,6 +81,11 @@ def prior_radius(
     """
     n, d = positive_int("n", n), positive_int("d", d)
     z_max = positive_float("z_max", z_max)
+    rng = _rng(rng)
+    if upper_norm is not None and positive_float("upper_norm", upper_norm) < 1:
+        raise ValueError(
+            f"upper_norm must be >= 1 (the radius is clipped to [1, upper_norm]), got {upper_norm!r}"
+        )
     b = rng.beta(0.5 * (d + 1) - 0.5, 0.5, size=n)
     radius = z_max * np.sqrt(b / (1 - b))
     if upper_norm is not None:
@@ -77,8 +101,14 @@ def empirical_field(
     ``E = sum_i c_i (-(x~ - x_i))`` with ``c_i = (min_j D_j / D_i)^(d+1) / sum(...)``,
     ``D_i = |x~ - (x_i, 0)|``; with ``normalise`` it returns ``sqrt(d) E / (|E| + gamma)``.
     """
-    if x_aug.ndim != 2 or data.ndim != 2 or x_aug.shape[1] != data.shape[1] + 1:
-        raise ValueError("x_aug must be (B, d + 1) and data (N, d)")
+    check_tensor("x_aug", x_aug, 2)
+    check_tensor("data", data, 2)
+    if x_aug.shape[1] != data.shape[1] + 1:
+        raise ValueError(
+            f"x_aug must be (B, d + 1) and data (N, d), got x_aug {tuple(x_aug.shape)} and "
+            f"data {tuple(data.shape)}"
+        )
+    gamma, normalise = positive_float("gamma", gamma), boolean("normalise", normalise)
     d = data.shape[1]
     real = torch.cat([data, torch.zeros(data.shape[0], 1, dtype=data.dtype)], dim=1)
     diff = -(x_aug[:, None, :] - real[None])
@@ -99,12 +129,14 @@ def pfgmpp_perturb(
     ``r = sigma sqrt(D)``, ``B ~ Beta(N/2, D/2)``, uniform direction.  ``D = 1`` with
     ``r = t`` (``sigma = t``) is the gravity kernel.
     """
-    y = np.asarray(y, dtype=float)
-    if y.ndim != 2:
-        raise ValueError(f"y must have shape (n, N), got {y.shape}")
+    y = real_array("y", y, 2)
     D = positive_float("D", D)
+    rng = _rng(rng)
     n, big_n = y.shape
-    r = np.asarray(sigma, dtype=float) * np.sqrt(D)
+    sigma = _per_row("sigma", sigma, n)
+    if np.any(sigma < 0):
+        raise ValueError("sigma must be >= 0 (a radius scale)")
+    r = sigma * np.sqrt(D)
     b = rng.beta(big_n / 2, D / 2, size=n)
     radius = r * np.sqrt(b / (1 - b))
     u = rng.standard_normal((n, big_n))

@@ -30,8 +30,16 @@ import torch
 from torch import nn
 
 from deepnotes.blocks import Block, scheme_constants
-from deepnotes.checks import positive_int
+from deepnotes.checks import integral, positive_float, positive_int
 from deepnotes.theory import deepnet as theory
+
+__all__ = [
+    "INSTALL",
+    "comparison_if_installed",
+    "import_torchscale",
+    "load_torchscale_layer",
+    "torchscale_comparison",
+]
 
 #: The command that installs the reference package.
 INSTALL = "pip install --no-deps torchscale==0.3.0 fairscale==0.4.0"
@@ -116,6 +124,12 @@ def load_torchscale_layer(layer: nn.Module, alpha: float) -> tuple[Block, Block]
 
     Chapter 1, section "The reference implementation".
     """
+    parts = ("embed_dim", "ffn_dim", "self_attn", "ffn", "self_attn_layer_norm", "final_layer_norm")
+    if not isinstance(layer, nn.Module) or not all(hasattr(layer, p) for p in parts):
+        raise TypeError(
+            f"layer must be a torchscale EncoderLayer (encoder.layers[i]), got {type(layer).__name__}"
+        )
+    positive_float("alpha", alpha)
     d = layer.embed_dim
     heads = layer.self_attn.num_heads
     attn = Block(d, "attn", "post", alpha, heads=heads)
@@ -171,6 +185,11 @@ def torchscale_comparison(
     """
     n = positive_int("depth", depth)
     m = positive_int("decoder_depth", decoder_depth)
+    d, heads = positive_int("d", d), positive_int("heads", heads)
+    if d % heads:
+        raise ValueError(f"heads must divide d, got d={d}, heads={heads}")
+    if integral("seed", seed) < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     ts = import_torchscale()
     torch.manual_seed(seed)
     mods = _models(ts, n, m, d, heads)
