@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepnotes.checks import positive_int
+from deepnotes.checks import integral, positive_int, real
 from deepnotes.core import get_device
 
 __all__ = [
@@ -98,7 +98,17 @@ def _check_scan_args(lam, bu) -> tuple[torch.Tensor, torch.Tensor]:
         )
     if bu.shape[-2] < 1:
         raise ValueError("bu must hold at least one time step")
+    for name, v in (("lam", lam), ("bu", bu)):
+        if not _all_finite(v):
+            raise ValueError(f"{name} must be finite, got a tensor with NaN or infinity")
     return lam.to(bu.dtype), bu
+
+
+def _all_finite(v: torch.Tensor) -> bool:
+    """No NaN or infinity in ``v`` (real or complex): from the two ends of ``aminmax`` (NaN
+    reaches both, an infinity is one), about ten times cheaper than a boolean copy."""
+    r = torch.view_as_real(v.detach().resolve_conj()) if v.is_complex() else v.detach()
+    return bool(torch.isfinite(torch.stack(torch.aminmax(r))).all()) if r.numel() else True
 
 
 def check_ring(
@@ -110,16 +120,9 @@ def check_ring(
     draws are clamped so no eigenvalue has modulus exactly 0 or 1.  Chapter 6, "From the disk
     to a ring".
     """
-    values = []
-    for name, v in (("r_min", r_min), ("r_max", r_max), ("max_phase", max_phase)):
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a number, got {v!r}") from None
-        if isinstance(v, bool) or not math.isfinite(f):
-            raise ValueError(f"{name} must be a finite number, got {v!r}")
-        values.append(f)
-    lo, hi, phase = values
+    lo, hi, phase = (
+        real(n, v) for n, v in (("r_min", r_min), ("r_max", r_max), ("max_phase", max_phase))
+    )
     if not 0.0 <= lo < 1.0:
         raise ValueError(f"r_min must lie in [0, 1), got {r_min!r}")
     if not 0.0 < hi <= 1.0:
@@ -256,6 +259,8 @@ def scan_torch(lam: torch.Tensor, bu: torch.Tensor, combine_mode: str = "generic
     lam, bu = _check_scan_args(lam, bu)
     if combine_mode not in ("generic", "pointwise"):
         raise ValueError(f"combine_mode must be 'generic' or 'pointwise', got {combine_mode!r}")
+    if combine_mode == "pointwise" and bu.device.type != "cuda":
+        raise ValueError(f"combine_mode='pointwise' needs CUDA tensors, got bu on {bu.device}")
     try:
         from torch._higher_order_ops.associative_scan import associative_scan
     except ImportError as err:  # pragma: no cover - depends on the torch build
@@ -325,7 +330,11 @@ def init_lru_parameters(
     N = positive_int("N", N)
     H = positive_int("H", H)
     r_min, r_max, max_phase = check_ring(r_min, r_max, max_phase)
-    if rng is None or isinstance(rng, (int, np.integer)):
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        if rng is not None and rng < 0:
+            raise ValueError(
+                f"rng must be a numpy Generator, an int seed >= 0 or None, got {rng!r}"
+            )
         rng = np.random.default_rng(rng)
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a numpy Generator, an int seed or None, got {rng!r}")
@@ -352,8 +361,33 @@ def init_lru_parameters(
     }
 
 
+def _check_lambda_params(nu_log, theta_log) -> None:
+    """Both tensors (real, finite) or both real arrays (finite), of one shape."""
+    shapes = []
+    for name, v in (("nu_log", nu_log), ("theta_log", theta_log)):
+        if isinstance(nu_log, torch.Tensor) != isinstance(v, torch.Tensor):
+            raise TypeError(f"{name} must be a tensor like nu_log, got {type(v).__name__}")
+        if isinstance(v, torch.Tensor):
+            if not v.is_floating_point():
+                raise TypeError(f"{name} must be a real floating tensor, got dtype {v.dtype}")
+            finite = bool(torch.isfinite(v).all())
+        else:
+            a = np.asarray(v) if not isinstance(v, (str, bytes)) else np.asarray(None)
+            if a.dtype.kind not in "iuf":
+                raise TypeError(f"{name} must be a real array or tensor, got {v!r}")
+            finite = bool(np.isfinite(a).all())
+        if not finite:
+            raise ValueError(f"{name} must be finite, got NaN or infinity")
+        shapes.append(tuple(v.shape) if isinstance(v, torch.Tensor) else np.shape(v))
+    if shapes[0] != shapes[1]:
+        raise ValueError(
+            f"nu_log and theta_log must have one shape, got {shapes[0]} and {shapes[1]}"
+        )
+
+
 def lambda_from_params(nu_log, theta_log):
     """``lambda = exp(-exp(nu_log) + i exp(theta_log))`` for tensors or arrays.  Chapter 6, eq. (lru-lambda)."""
+    _check_lambda_params(nu_log, theta_log)
     if isinstance(nu_log, torch.Tensor):
         return torch.exp(torch.complex(-torch.exp(nu_log), torch.exp(theta_log)))
     return np.exp(-np.exp(nu_log) + 1j * np.exp(theta_log))
@@ -416,7 +450,11 @@ class LRU(nn.Module):
             raise ValueError(f"params must be a dict with exactly the keys {sorted(_PARAM_SHAPES)}")
         sizes = {"N": self.N, "H": self.H}
         for name, dims in _PARAM_SHAPES.items():
-            value = torch.as_tensor(np.asarray(params[name]), dtype=dtype)
+            raw = params[name]
+            raw = raw.detach().cpu().numpy() if isinstance(raw, torch.Tensor) else np.asarray(raw)
+            if raw.dtype.kind not in "iuf" or not np.isfinite(raw).all():
+                raise ValueError(f"params[{name!r}] must hold finite real numbers")
+            value = torch.as_tensor(raw, dtype=dtype)
             shape = tuple(sizes[d] for d in dims)
             if tuple(value.shape) != shape:
                 raise ValueError(
@@ -456,6 +494,8 @@ class LRU(nn.Module):
             )
         if u.shape[-2] < 1:
             raise ValueError("u must hold at least one time step")
+        if not _all_finite(u):
+            raise ValueError("u must be finite, got a tensor with NaN or infinity")
         return u.to(self.B_re.dtype)
 
     def forward(self, u: torch.Tensor, method: str | None = None) -> torch.Tensor:
@@ -474,6 +514,15 @@ class LRU(nn.Module):
         """One step of inference, ``(y_t, x_t)`` from ``u_t`` (shape ``(..., H)``) and ``x_{t-1}``."""
         if not isinstance(u_t, torch.Tensor) or u_t.shape[-1:] != (self.H,):
             raise ValueError(f"u_t must be a tensor with last dimension H={self.H}")
+        if u_t.is_complex() or not u_t.is_floating_point() or not _all_finite(u_t):
+            raise ValueError(f"u_t must be a finite real floating tensor, got dtype {u_t.dtype}")
+        if x is not None:
+            if not isinstance(x, torch.Tensor) or not x.is_complex():
+                raise ValueError(f"x must be None or a complex state tensor, got {x!r:.60}")
+            if x.shape != (*u_t.shape[:-1], self.N) or not _all_finite(x):
+                raise ValueError(
+                    f"x must be finite of shape {(*u_t.shape[:-1], self.N)}, got {tuple(x.shape)}"
+                )
         u_t = u_t.to(self.B_re.dtype)
         b_norm = torch.complex(self.B_re, self.B_im) * self.gamma[:, None]
         bu = u_t.to(b_norm.dtype) @ b_norm.T
@@ -504,14 +553,26 @@ def time_scans(
     where ``steps`` is the number of sequential stages (``L`` for the loop, ``ceil(log2 L)``
     for the scans, 1 for the FFT's three calls).  Chapter 6, "Time against length".
     """
+    if isinstance(methods, str) or not hasattr(methods, "__iter__"):
+        raise ValueError(f"methods must be a list drawn from {METHODS}, got {methods!r}")
     methods = list(methods)
-    for m in methods:
-        if m not in METHODS:
-            raise ValueError(f"methods must be drawn from {METHODS}, got {m!r}")
+    if not methods or any(m not in METHODS for m in methods):
+        raise ValueError(f"methods must be a non-empty list drawn from {METHODS}, got {methods!r}")
+    if isinstance(lengths, str) or not hasattr(lengths, "__iter__"):
+        raise ValueError(f"lengths must be a list of positive integers, got {lengths!r}")
+    lengths = [positive_int("lengths", n) for n in lengths]
+    if not lengths:
+        raise ValueError("lengths must hold at least one length")
     width = positive_int("width", width)
     batch = positive_int("batch", batch)
     repeats = positive_int("repeats", repeats)
-    device = get_device() if device is None else torch.device(device)
+    seed = integral("seed", seed)
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    try:
+        device = get_device() if device is None else torch.device(device)
+    except (TypeError, RuntimeError, ValueError):
+        raise ValueError(f"device must name a torch device, got {device!r}") from None
     if dtype not in (torch.complex64, torch.complex128):
         raise ValueError(f"dtype must be torch.complex64 or torch.complex128, got {dtype!r}")
     gen = torch.Generator().manual_seed(seed)
@@ -522,7 +583,6 @@ def time_scans(
     is_cuda = torch.device(device).type == "cuda"
     rows = []
     for length in lengths:
-        length = positive_int("lengths", length)
         bu = torch.complex(
             torch.randn(batch, length, width, generator=gen, dtype=real),
             torch.randn(batch, length, width, generator=gen, dtype=real),

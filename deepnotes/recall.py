@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepnotes.checks import positive_float, positive_int
+from deepnotes.checks import generator as check_generator
+from deepnotes.checks import integral, positive_float, positive_int, tensor
 from deepnotes.lru import LRU, METHODS
 
 __all__ = [
@@ -37,6 +38,22 @@ _RECURRENT = ("nu_log", "theta_log", "gamma_log")
 MODELS = ("tanh-rnn", "lru")
 
 
+def _check_seed(seed) -> int:
+    seed = integral("seed", seed)
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    return seed
+
+
+def _check_u(u, inputs: int) -> torch.Tensor:
+    """``u`` a finite floating tensor ``(batch, T, inputs)``: a 2-D ``(T, inputs)`` would be
+    read as a batch by the last-step readout, so it is refused."""
+    u = tensor("u", u, ndim=3, shape=(None, None, inputs))
+    if u.shape[1] < 1:
+        raise ValueError("u must hold at least one time step")
+    return u
+
+
 def delayed_recall_batch(
     batch: int, T: int, classes: int = 4, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -52,6 +69,7 @@ def delayed_recall_batch(
         raise ValueError(f"T must be at least 2 (a class step and a query step), got {T}")
     if classes < 2:
         raise ValueError(f"classes must be at least 2, got {classes}")
+    check_generator("generator", generator)
     targets = torch.randint(0, classes, (batch,), generator=generator)
     inputs = torch.zeros(batch, T, classes + 1)
     inputs[torch.arange(batch), 0, targets] = 1.0
@@ -70,6 +88,7 @@ class TanhRNN(nn.Module):
         self.head = nn.Linear(hidden, positive_int("classes", classes))
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
+        u = _check_u(u, self.rnn.input_size)
         h, _ = self.rnn(u)
         return self.head(h[:, -1])
 
@@ -96,6 +115,7 @@ class LRUClassifier(nn.Module):
     ):
         super().__init__()
         H = positive_int("H", H)
+        seed = _check_seed(seed)
         # no bias and no affine norm: an empty step stays exactly zero, so the state holds
         # only the class step's trace (a constant input would add a large DC term)
         self.encoder = nn.Linear(positive_int("inputs", inputs), H, bias=False)
@@ -105,6 +125,7 @@ class LRUClassifier(nn.Module):
         self.head = nn.Linear(H, positive_int("classes", classes))
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
+        u = _check_u(u, self.encoder.in_features)
         x = self.encoder(u)
         y = self.lru(self.norm(x))[:, -1]  # the block is position-wise after the LRU:
         return self.head(x[:, -1] + self.mlp(F.gelu(y)))  # only the read-out step counts
@@ -120,6 +141,11 @@ def make_model(
         raise ValueError(f"name must be one of {MODELS}, got {name!r}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    classes = positive_int("classes", classes)
+    if classes < 2:
+        raise ValueError(f"classes must be at least 2, got {classes}")
+    seed = _check_seed(seed)
+    max_phase = positive_float("max_phase", max_phase)
     torch.manual_seed(seed)
     if name == "tanh-rnn":
         return TanhRNN(classes + 1, 64, classes)
@@ -154,6 +180,8 @@ def train_recall(
     Chapter 6, "Long-range memory".
     """
     T = positive_int("T", T)
+    if T < 2:
+        raise ValueError(f"T must be at least 2 (a class step and a query step), got {T}")
     steps = positive_int("steps", steps)
     lr = positive_float("lr", lr)
     clip = positive_float("clip", clip)
@@ -161,6 +189,7 @@ def train_recall(
     if stop_loss is not None:
         stop_loss = positive_float("stop_loss", stop_loss)
     lr_factor = positive_float("lr_factor", lr_factor)
+    batch = positive_int("batch", batch)
     model = make_model(name, classes, seed=seed, max_phase=max_phase)
     recurrent = [p for n, p in model.named_parameters() if n.split(".")[-1] in _RECURRENT]
     others = [p for n, p in model.named_parameters() if n.split(".")[-1] not in _RECURRENT]

@@ -30,9 +30,31 @@ import torch
 from scipy.integrate import solve_ivp
 from torch import nn
 
-from deepnotes.checks import positive_float, positive_int
+from deepnotes.checks import boolean, positive_float, positive_int, real, real_array, tensor
+from deepnotes.checks import generator as check_generator
 from deepnotes.ode.integrate import METHODS, integrate
-from deepnotes.ode.kernels import check_points
+from deepnotes.ode.kernels import _check_pair, check_points, check_time_shape
+
+__all__ = [
+    "LAPLACE_SCALE",
+    "PATHS",
+    "PRIORS",
+    "UNIFORM_HALF",
+    "EmpiricalField",
+    "GaussianMixtureField",
+    "Path",
+    "VelocityNet",
+    "affine_velocity",
+    "cfm_loss",
+    "circle_means",
+    "generate",
+    "generate_adaptive",
+    "interval_field",
+    "log_prior",
+    "push_interval",
+    "sample_prior",
+    "train_cfm",
+]
 
 PRIORS = ("gaussian", "uniform", "laplace")
 PATHS = ("straight", "trig", "swirl")
@@ -44,10 +66,27 @@ LAPLACE_SCALE = 1 / math.sqrt(2.0)
 
 def check_unit_time(name: str, t):
     """``t`` if every entry is finite and in ``(0, 1]``, else ``ValueError`` naming ``name``."""
-    tt = torch.as_tensor(t, dtype=torch.float64)
+    if isinstance(t, torch.Tensor):
+        if t.is_complex() or t.dtype == torch.bool:
+            raise ValueError(f"{name} must be a real tensor of times, got dtype {t.dtype}")
+        tt = t.detach().to(torch.float64)
+    else:
+        tt = torch.as_tensor(real(name, t), dtype=torch.float64)
     if not bool(torch.all(torch.isfinite(tt) & (tt > 0) & (tt <= 1))):
         raise ValueError(f"{name} must lie in (0, 1], got {t}")
     return t
+
+
+def _scalar_time(name: str, t, lo_open: bool = True) -> float:
+    """One time in ``(0, 1]`` (``[0, 1]`` with ``lo_open=False``): a number or a one-entry tensor."""
+    if isinstance(t, torch.Tensor):
+        if t.numel() != 1 or t.is_complex() or t.dtype == torch.bool:
+            raise ValueError(f"{name} must be one time, got a tensor of shape {tuple(t.shape)}")
+        t = t.item()
+    v = real(name, t)
+    if not (0.0 < v <= 1.0 if lo_open else 0.0 <= v <= 1.0):
+        raise ValueError(f"{name} must lie in {'(0' if lo_open else '[0'}, 1], got {t}")
+    return v
 
 
 def check_prior(prior) -> str:
@@ -63,6 +102,7 @@ def sample_prior(
     """``n`` float64 draws of the unit-variance product prior ``prior``, shape ``(n, d)``."""
     check_prior(prior)
     n, d = positive_int("n", n), positive_int("d", d)
+    check_generator("generator", generator)
     if prior == "gaussian":
         return torch.randn(n, d, generator=generator, dtype=torch.float64)
     u = torch.rand(n, d, generator=generator, dtype=torch.float64)
@@ -76,6 +116,7 @@ def log_prior(prior: str, x: torch.Tensor) -> torch.Tensor:
     """``log p_1(x)`` of :func:`sample_prior`'s law, summed over the last axis (``-inf`` off
     the uniform prior's support)."""
     check_prior(prior)
+    x = tensor("x", x)
     d = x.shape[-1]
     if prior == "gaussian":
         return -0.5 * (x**2).sum(-1) - 0.5 * d * math.log(2 * math.pi)
@@ -89,7 +130,27 @@ def log_prior(prior: str, x: torch.Tensor) -> torch.Tensor:
 def affine_velocity(x, mu, dmu, sigma, dsigma):
     """Su's general affine field ``f = mu' + (sigma'/sigma)(x - mu)`` (FM's eq. 15, time
     reversed) for the path ``x_t = mu_t + sigma_t x1``; arguments broadcast."""
+    _check_affine(x=x, mu=mu, dmu=dmu, sigma=sigma, dsigma=dsigma)
     return dmu + dsigma / sigma * (x - mu)
+
+
+def _check_affine(**args) -> None:
+    """Finite numbers or tensors that broadcast together, ``sigma > 0`` (affine_velocity)."""
+    shapes = []
+    for name, v in args.items():
+        if isinstance(v, torch.Tensor):
+            shapes.append(tensor(name, v).shape)
+        else:
+            real(name, v)
+    try:
+        torch.broadcast_shapes(*shapes)
+    except RuntimeError:
+        raise ValueError(
+            f"x, mu, dmu, sigma and dsigma must broadcast, got shapes "
+            f"{[tuple(torch.as_tensor(v).shape) for v in args.values()]}"
+        ) from None
+    if not bool((torch.as_tensor(args["sigma"]) > 0).all()):
+        raise ValueError("sigma must be > 0 everywhere")
 
 
 def _rot(angle: torch.Tensor) -> torch.Tensor:
@@ -107,8 +168,9 @@ class Path:
     def __init__(self, kind: str = "straight", theta: float = 0.0):
         if kind not in PATHS:
             raise ValueError(f"kind must be one of {PATHS}, got {kind!r}")
-        if not (isinstance(theta, (int, float)) and math.isfinite(theta)):
-            raise ValueError(f"theta must be a finite number, got {theta!r}")
+        theta = real("theta", theta)
+        if theta != 0.0 and kind != "swirl":
+            raise ValueError(f"theta must be 0 unless kind is 'swirl', got {theta!r} for {kind!r}")
         self.kind = kind
         self.theta = float(theta) if kind == "swirl" else 0.0
 
@@ -128,6 +190,16 @@ class Path:
         r = _rot(torch.as_tensor(angle, dtype=torch.float64)).to(v.dtype)
         return (r @ v.unsqueeze(-1)).squeeze(-1)
 
+    def _check(self, x_name: str, x, y_name: str, y, t) -> None:
+        """Finite ``(..., d)`` tensors that broadcast (``d = 2`` for a swirl) and times ``t`` in
+        ``(0, 1]``, a number or one per point."""
+        x, y = _check_pair(x_name, x, y_name, y)
+        if self.theta and x.shape[-1] != 2:
+            raise ValueError(f"a swirl path needs d = 2, got {x_name} with d = {x.shape[-1]}")
+        check_time_shape(
+            "t", check_unit_time("t", t), torch.broadcast_shapes(x.shape, y.shape)[:-1]
+        )
+
     def _gen(self, v: torch.Tensor) -> torch.Tensor:  # A v, A = [[0, -1], [1, 0]]
         return torch.stack([-v[..., 1], v[..., 0]], -1)
 
@@ -138,12 +210,14 @@ class Path:
 
     def point(self, x0: torch.Tensor, x1: torch.Tensor, t) -> torch.Tensor:
         """``x_t = alpha_t x0 + sigma_t R(theta t) x1``; ``t`` a number or ``(n,)``."""
+        self._check("x0", x0, "x1", x1, t)
         a, _, s, _ = (self._col(c, x0) for c in self.coefficients(t))
         tt = torch.as_tensor(t, dtype=torch.float64)
         return a * x0 + s * self._rotate(x1, self.theta * tt)
 
     def target(self, x0: torch.Tensor, x1: torch.Tensor, t) -> torch.Tensor:
         """The regression target ``d x_t / dt`` at fixed ``(x0, x1)`` (``x1 - x0`` if straight)."""
+        self._check("x0", x0, "x1", x1, t)
         a, da, s, ds = (self._col(c, x0) for c in self.coefficients(t))
         tt = torch.as_tensor(t, dtype=torch.float64)
         rx1 = self._rotate(x1, self.theta * tt)
@@ -152,18 +226,22 @@ class Path:
 
     def velocity(self, x: torch.Tensor, t, x0: torch.Tensor) -> torch.Tensor:
         """The conditional field ``f_t(x | x0)`` (broadcasting ``x`` against ``x0``)."""
+        self._check("x", x, "x0", x0, t)
         a, da, s, ds = (self._col(c, x) for c in self.coefficients(t))
         f = affine_velocity(x, a * x0, da * x0, s, ds)
         return f + self.theta * self._gen(x - a * x0) if self.theta else f
 
     def inverse(self, x: torch.Tensor, t, x0: torch.Tensor) -> torch.Tensor:
         """``phi_t(x | x0) = x1``: the prior point whose path passes through ``x`` at ``t``."""
+        self._check("x", x, "x0", x0, t)
         a, _, s, _ = (self._col(c, x) for c in self.coefficients(t))
         tt = torch.as_tensor(t, dtype=torch.float64)
         return self._rotate((x - a * x0) / s, -self.theta * tt)
 
     def log_density(self, prior: str, x: torch.Tensor, t, x0: torch.Tensor) -> torch.Tensor:
         """``log p_t(x | x0) = log p_1(phi_t) + log|det d phi_t / dx| = ... - d log sigma_t``."""
+        check_prior(prior)
+        self._check("x", x, "x0", x0, t)
         s = self.coefficients(t)[2].to(x.dtype)
         return log_prior(prior, self.inverse(x, t, x0)) - x.shape[-1] * torch.log(s)
 
@@ -179,12 +257,13 @@ class EmpiricalField:
     def __init__(self, data: torch.Tensor, prior: str = "gaussian", path: Path | None = None):
         self.data = check_points("data", data)
         self.prior = check_prior(prior)
-        self.path = path or Path("straight")
+        self.path = _check_path(path) or Path("straight")
         self.dim = self.data.shape[1]
 
     def log_kernels(self, x: torch.Tensor, t) -> torch.Tensor:
         """``log p_t(x_b | x_i)``, shape ``(B, N)``."""
         x = check_points("x", x, self.dim)
+        _scalar_time("t", t)
         return self.path.log_density(self.prior, x[:, None, :], t, self.data[None].to(x.dtype))
 
     def log_marginal(self, x: torch.Tensor, t) -> torch.Tensor:
@@ -211,11 +290,12 @@ class GaussianMixtureField:
     def __init__(self, means: torch.Tensor, std: float, theta: float = 0.0):
         self.means = check_points("means", means).double()
         self.std = positive_float("std", std)
+        theta = real("theta", theta)
         self.path = Path("swirl", theta) if theta else Path("straight")
 
     def _parts(self, x, t):
         x = check_points("x", x, self.means.shape[1])
-        t = float(check_unit_time("t", float(t)))
+        t = _scalar_time("t", t)
         v = (1 - t) ** 2 * self.std**2 + t**2
         centre = (1 - t) * self.means
         diff = x[:, None, :] - centre[None].to(x.dtype)
@@ -237,14 +317,14 @@ class GaussianMixtureField:
 
     def velocity(self, x: torch.Tensor, t) -> torch.Tensor:
         """The exact marginal field ``f_t(x | E[x0 | x])``."""
-        return self.path.velocity(x, float(t), self.denoise(x, t))
+        x0_hat = self.denoise(x, t)
+        return self.path.velocity(x, _scalar_time("t", t), x0_hat)
 
     def sample(self, n: int, t, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` direct draws of ``x_t = (1-t) x0 + t eps`` (``t = 0``: the data)."""
         n = positive_int("n", n)
-        t = float(t)
-        if not 0 <= t <= 1:
-            raise ValueError(f"t must lie in [0, 1], got {t}")
+        t = _scalar_time("t", t, lo_open=False)
+        check_generator("generator", generator)
         k = torch.randint(self.means.shape[0], (n,), generator=generator)
         x0 = self.means[k] + self.std * torch.randn(
             n, self.means.shape[1], generator=generator, dtype=torch.float64
@@ -260,22 +340,29 @@ def circle_means(k: int = 8, radius: float = 2.0) -> torch.Tensor:
     return radius * torch.stack([a.cos(), a.sin()], 1)
 
 
+def _interval_args(data, weights, lo, hi):
+    data = real_array("data", data).ravel()
+    if data.size == 0:
+        raise ValueError("data must be a non-empty array of finite numbers")
+    w = np.full(data.size, 1 / data.size) if weights is None else real_array("weights", weights)
+    if w.shape != data.shape or np.any(w < 0) or not np.isclose(w.sum(), 1.0):
+        raise ValueError("weights must be non-negative, one per datum, summing to 1")
+    lo, hi = real("lo", lo), real("hi", hi)
+    if not hi > lo:
+        raise ValueError(f"hi must exceed lo, got lo={lo}, hi={hi}")
+    return data, w, lo, hi
+
+
 def interval_field(x, t, data, weights=None, lo: float = 0.0, hi: float = 2.0, eps=1e-8):
     """The article's 1-D field: a uniform prior on ``[lo, hi]``, straight paths, data ``x_i``.
 
     ``p_t(x | x_i) = 1 / (t (hi - lo))`` on ``[(1-t) x_i + t lo, (1-t) x_i + t hi]`` and
     ``f = sum_i w_i p_i (x - x_i)/t / (sum_i w_i p_i + eps)`` (NumPy, vectorised over ``x``).
     """
-    data = np.asarray(data, dtype=float).ravel()
-    if data.size == 0 or not np.all(np.isfinite(data)):
-        raise ValueError("data must be a non-empty array of finite numbers")
-    w = np.full(data.size, 1 / data.size) if weights is None else np.asarray(weights, float)
-    if w.shape != data.shape or np.any(w < 0) or not np.isclose(w.sum(), 1.0):
-        raise ValueError("weights must be non-negative, one per datum, summing to 1")
-    if not hi > lo:
-        raise ValueError(f"hi must exceed lo, got lo={lo}, hi={hi}")
-    check_unit_time("t", t)
-    x = np.asarray(x, dtype=float)[..., None]
+    data, w, lo, hi = _interval_args(data, weights, lo, hi)
+    t = _scalar_time("t", t)
+    eps = positive_float("eps", eps)
+    x = real_array("x", x)[..., None]
     left = (1 - t) * data + t * lo
     p = np.where((x >= left) & (x <= left + t * (hi - lo)), 1 / (t * (hi - lo)), 0.0)
     return (w * p * (x - data) / t).sum(-1) / ((w * p).sum(-1) + eps)
@@ -285,7 +372,8 @@ def push_interval(x1, data, weights=None, lo=0.0, hi=2.0, steps: int = 1000):
     """Euler from ``t = 1`` to ``t = 0`` along :func:`interval_field`: ``(times, path)``,
     ``path`` of shape ``(steps + 1, len(x1))`` (the last row is the generated ``x0``)."""
     steps = positive_int("steps", steps)
-    x = np.asarray(x1, dtype=float).ravel().copy()
+    _interval_args(data, weights, lo, hi)
+    x = real_array("x1", x1).ravel().copy()
     times = np.linspace(1.0, 0.0, steps + 1)
     out = [x.copy()]
     for a, b in zip(times[:-1], times[1:], strict=True):
@@ -309,13 +397,29 @@ class VelocityNet(nn.Module):
         self.net = nn.Sequential(*layers, nn.Linear(n_in, dim))
 
     def forward(self, x: torch.Tensor, t) -> torch.Tensor:
+        x = check_points("x", x, self.dim)
+        if isinstance(t, torch.Tensor):
+            t = check_time_shape("t", tensor("t", t, floating=False), x.shape[:1])
+        else:
+            t = real("t", t)
         t = torch.as_tensor(t, dtype=x.dtype).expand(x.shape[0])
         return self.net(torch.cat([x, t[:, None]], 1))
 
 
+def _check_path(path, none_ok: bool = True):
+    if not (isinstance(path, Path) or (none_ok and path is None)):
+        want = "a Path or None" if none_ok else "a Path"
+        raise TypeError(f"path must be {want}, got {type(path).__name__}")
+    return path
+
+
 def cfm_loss(model, x0, x1, t, path: Path) -> torch.Tensor:
     """``E |v(x_t, t) - d x_t/dt|^2`` with ``x_t = path.point(x0, x1, t)`` (float32)."""
+    check_points("x0", x0, _check_model(model).dim)
+    check_points("x1", x1, model.dim)
+    _check_path(path, none_ok=False)
     xt = path.point(x0, x1, t).float()
+    t = torch.as_tensor(t, dtype=torch.float64)
     target = path.target(x0, x1, t).float()
     return ((model(xt, t.float()) - target) ** 2).sum(1).mean()
 
@@ -337,7 +441,8 @@ def train_cfm(
     """
     data = check_points("data", data)
     check_prior(prior)
-    path = path or Path("straight")
+    path = _check_path(path) or Path("straight")
+    check_generator("generator", generator)
     steps, batch = positive_int("steps", steps), positive_int("batch", batch)
     lr = positive_float("lr", lr)
     model = VelocityNet(data.shape[1], width)
@@ -357,10 +462,14 @@ def train_cfm(
     return model, losses
 
 
-def _check_start(model, x1):
+def _check_model(model) -> VelocityNet:
     if not isinstance(model, VelocityNet):
         raise ValueError(f"model must be a VelocityNet, got {type(model).__name__}")
-    return check_points("x1", x1, model.dim)
+    return model
+
+
+def _check_start(model, x1):
+    return check_points("x1", x1, _check_model(model).dim)
 
 
 @torch.no_grad()
@@ -379,6 +488,7 @@ def generate(
     x1 = _check_start(model, x1)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    boolean("path", path)
     times = torch.linspace(1.0, 0.0, positive_int("steps", steps) + 1, dtype=torch.float64)
 
     def v(t, x):

@@ -12,7 +12,13 @@ import math
 
 import torch
 
-from deepnotes.checks import positive_int
+from deepnotes.checks import float_dtype, positive_int
+from deepnotes.checks import generator as check_generator
+
+__all__ = [
+    "DATASETS",
+    "toy_data",
+]
 
 DATASETS = ("8gaussians", "moons", "ring")
 
@@ -24,6 +30,8 @@ def toy_data(
     if name not in DATASETS:
         raise ValueError(f"name must be one of {DATASETS}, got {name!r}")
     n = positive_int("n", n)
+    check_generator("generator", generator)
+    float_dtype("dtype", dtype)
     if name == "8gaussians":
         k = torch.randint(8, (n,), generator=generator)
         angle = k.double() * math.pi / 4

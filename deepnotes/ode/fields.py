@@ -17,6 +17,10 @@ import torch
 
 from deepnotes.ode import kernels as K
 
+__all__ = [
+    "ExactField",
+]
+
 
 class ExactField:
     """The exact marginal field ``f_t`` and density ``p_t`` of a dataset under a kernel.
@@ -35,7 +39,7 @@ class ExactField:
     def log_kernels(self, x: torch.Tensor, t) -> torch.Tensor:
         """``log G_1(t, 0; x_b, x_i)`` for every point ``b`` and datum ``i``: ``(B, N)``."""
         x = self._check(x)
-        t = K.check_time("t", t)
+        t = K.check_time_shape("t", K.check_time("t", t), x.shape[:1])
         if isinstance(t, torch.Tensor) and t.ndim == 1:
             t = t[:, None]
         return K.log_density(self.kernel, x[:, None, :], t, self.data[None].to(x.dtype))
@@ -87,7 +91,7 @@ class ExactField:
         if self.kernel not in ("gravity", "gaussian"):
             raise ValueError(f"kernel must be 'gravity' or 'gaussian' here, got {self.kernel!r}")
         x = self._check(x)
-        t = K.check_time("t", t)
+        t = K.check_time_shape("t", K.check_time("t", t), x.shape[:1])
         tt = torch.as_tensor(t, dtype=x.dtype)
         tt = tt[:, None] if tt.ndim == 1 else tt
         data = self.data.to(x.dtype)
@@ -115,5 +119,7 @@ class ExactField:
     def sample_marginal(self, n: int, t, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` draws from the exact ``p_t``: a uniform datum, then the kernel around it."""
         n = K.positive_int("n", n)
+        K.check_time_shape("t", K.check_time("t", t), (n,))
+        K.check_generator("generator", generator)
         idx = torch.randint(self.data.shape[0], (n,), generator=generator)
         return K.sample(self.kernel, self.data[idx], t, generator)

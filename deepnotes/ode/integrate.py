@@ -13,8 +13,16 @@ from collections.abc import Callable
 
 import torch
 
-from deepnotes.checks import positive_int
+from deepnotes.checks import boolean, positive_float, positive_int, tensor
 from deepnotes.ode.kernels import check_time
+
+__all__ = [
+    "METHODS",
+    "autograd_divergence",
+    "integrate",
+    "integrate_logp",
+    "log_time_grid",
+]
 
 METHODS = ("euler", "heun", "rk4")
 
@@ -23,7 +31,9 @@ Field = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 def log_time_grid(t_start: float, t_end: float, steps: int) -> torch.Tensor:
     """``steps + 1`` times from ``t_start`` to ``t_end``, uniform in ``ln t`` (float64)."""
-    t_start, t_end = check_time("t_start", t_start), check_time("t_end", t_end)
+    t_start, t_end = positive_float("t_start", t_start), positive_float("t_end", t_end)
+    if t_start == t_end:
+        raise ValueError(f"t_end must differ from t_start, got both {t_start!r}")
     steps = positive_int("steps", steps)
     return torch.logspace(
         torch.log10(torch.tensor(t_start)),
@@ -47,14 +57,39 @@ def _step(method: str, g: Callable, s: float, y: torch.Tensor, h: float) -> torc
     return y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
 
 
+def _check_callable(name: str, f) -> None:
+    if not callable(f):
+        raise TypeError(f"{name} must be a callable (t, x) -> tensor, got {type(f).__name__}")
+
+
+def _check_times(times, log_time: bool) -> torch.Tensor:
+    """A strictly monotone 1-D grid of at least two finite times (all > 0 in log time)."""
+    if isinstance(times, (str, bytes)):
+        raise TypeError(f"times must be a 1-D grid of numbers, got {times!r}")
+    try:
+        times = torch.as_tensor(times, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(
+            f"times must be a 1-D grid of numbers, got {type(times).__name__}"
+        ) from None
+    if times.ndim != 1 or times.numel() < 2:
+        raise ValueError("times must be a 1-D grid of at least two times")
+    if not bool(torch.isfinite(times).all()):
+        raise ValueError("times must be finite")
+    steps = times.diff()
+    if not (bool((steps > 0).all()) or bool((steps < 0).all())):
+        raise ValueError("times must be strictly increasing or strictly decreasing")
+    if log_time:
+        check_time("times", times)
+    return times
+
+
 def _solve(g, y, times, method, log_time, path):
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    times = torch.as_tensor(times, dtype=torch.float64)
-    if times.ndim != 1 or times.numel() < 2:
-        raise ValueError("times must be a 1-D grid of at least two times")
+    log_time, path = boolean("log_time", log_time), boolean("path", path)
+    times = _check_times(times, log_time)
     if log_time:
-        check_time("times", times)
         grid = torch.log(times)
     else:
         grid = times
@@ -80,6 +115,9 @@ def integrate(
     ``velocity`` takes a scalar tensor ``t`` and ``x`` of shape ``(n, d)``.  Returns the
     final ``x``, or with ``path=True`` every step, shape ``(len(times), n, d)``.
     """
+    _check_callable("velocity", velocity)
+    x = tensor("x", x)
+    log_time = boolean("log_time", log_time)
     if log_time:
 
         def g(s, y):
@@ -96,7 +134,10 @@ def integrate(
 def autograd_divergence(velocity: Field) -> Field:
     """``div f_t(x)`` by autograd, one backward pass per dimension (exact, for small ``d``)."""
 
+    _check_callable("velocity", velocity)
+
     def div(t, x):
+        x = tensor("x", x, ndim=2)
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
             f = velocity(t, xg)
@@ -126,9 +167,17 @@ def integrate_logp(
     ``(f, div f)`` in one call, replaces ``velocity`` and ``divergence`` when given.
     Returns ``(x, log p)``.
     """
+    for name, f in (("divergence", divergence), ("both", both)):
+        if f is not None:
+            _check_callable(name, f)
+    if both is None or velocity is not None:  # velocity may be None when both is given
+        _check_callable("velocity", velocity)
+    x = tensor("x", x, ndim=2)
+    logp = tensor("logp", logp, ndim=1)
     if logp.shape != x.shape[:1]:
         raise ValueError(f"logp must have shape ({x.shape[0]},), got {tuple(logp.shape)}")
-    div = divergence or autograd_divergence(velocity)
+    _check_times(times, boolean("log_time", log_time))
+    div = None if both is not None else divergence or autograd_divergence(velocity)
     d = x.shape[1]
 
     def field(t, y):

@@ -21,7 +21,23 @@ import numpy as np
 import torch
 from scipy import special
 
-from deepnotes.checks import positive_float, positive_int
+from deepnotes.checks import generator as check_generator
+from deepnotes.checks import positive_float, positive_int, tensor
+
+__all__ = [
+    "KERNELS",
+    "log_density",
+    "log_gravity_constant",
+    "log_sphere_area",
+    "one_point_velocity",
+    "radial_cdf",
+    "ratio_trick",
+    "sample",
+    "sample_direction",
+    "sample_prior",
+    "sample_radius",
+    "sample_z",
+]
 
 #: The kernels this module knows.
 KERNELS = ("gravity", "gaussian", "tanh", "exp")
@@ -37,10 +53,28 @@ def check_kernel(kernel) -> str:
 def check_time(name: str, t):
     """``t`` (a number or tensor) if every entry is finite and > 0, else ``ValueError``."""
     if isinstance(t, torch.Tensor):
+        if t.is_complex() or t.dtype == torch.bool:
+            raise ValueError(f"{name} must be a real tensor of times, got dtype {t.dtype}")
         if not bool(torch.all(torch.isfinite(t) & (t > 0))):
             raise ValueError(f"{name} must be > 0 and finite everywhere")
         return t
     return positive_float(name, t)
+
+
+def check_time_shape(name: str, t, batch: tuple[int, ...]):
+    """``t`` if it is a number or a tensor that broadcasts against ``batch`` (the points' shape
+    without their last axis) without growing it, else ``ValueError`` naming ``name``."""
+    if isinstance(t, torch.Tensor) and t.ndim > 0:
+        try:
+            ok = torch.broadcast_shapes(t.shape, batch) == torch.Size(batch)
+        except RuntimeError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"{name} must be a number or a tensor of shape {tuple(batch)} (one time per "
+                f"point), got shape {tuple(t.shape)}"
+            )
+    return t
 
 
 def check_points(name: str, x, dim: int | None = None) -> torch.Tensor:
@@ -53,7 +87,28 @@ def check_points(name: str, x, dim: int | None = None) -> torch.Tensor:
         raise ValueError(f"{name} must have dimension d = {dim}, got {x.shape[1]}")
     if not x.is_floating_point():
         raise ValueError(f"{name} must be a floating tensor, got {x.dtype}")
+    # NaN reaches both ends of aminmax and an infinity is one: cheaper than a boolean copy
+    if not bool(torch.isfinite(torch.stack(torch.aminmax(x.detach()))).all()):
+        raise ValueError(f"{name} must be finite, got a tensor with NaN or infinity")
     return x
+
+
+def _check_pair(x_name: str, x, y_name: str, y) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two finite floating point tensors of the same last dimension that broadcast."""
+    x, y = tensor(x_name, x, finite=True), tensor(y_name, y, finite=True)
+    if x.ndim < 1 or y.ndim < 1 or x.shape[-1] != y.shape[-1]:
+        raise ValueError(
+            f"{y_name} must have the last dimension of {x_name} ({tuple(x.shape)[-1:]}), got "
+            f"shape {tuple(y.shape)}"
+        )
+    try:
+        torch.broadcast_shapes(x.shape, y.shape)
+    except RuntimeError:
+        raise ValueError(
+            f"{y_name} of shape {tuple(y.shape)} does not broadcast against {x_name} of shape "
+            f"{tuple(x.shape)}"
+        ) from None
+    return x, y
 
 
 def log_sphere_area(d: int) -> float:
@@ -80,9 +135,8 @@ def log_density(kernel: str, x: torch.Tensor, t, x0: torch.Tensor) -> torch.Tens
     ``tanh`` and ``exp`` are singular like ``r^(1-d)`` at ``x0`` (integrable).
     """
     check_kernel(kernel)
-    t = _as_time(t, x)
-    if x.shape[-1] != x0.shape[-1]:
-        raise ValueError(f"x0 must have dimension {x.shape[-1]}, got {x0.shape[-1]}")
+    x, x0 = _check_pair("x", x, "x0", x0)
+    t = _as_time(check_time_shape("t", t, torch.broadcast_shapes(x.shape, x0.shape)[:-1]), x)
     d = x.shape[-1]
     r2 = ((x - x0) ** 2).sum(-1)
     if kernel == "gravity":
@@ -108,7 +162,14 @@ def radial_cdf(kernel: str, rho, d: int) -> np.ndarray:
     """
     check_kernel(kernel)
     d = positive_int("d", d)
-    rho = np.asarray(rho, dtype=float)
+    if isinstance(rho, torch.Tensor):
+        rho = rho.detach().cpu().numpy()
+    rho = np.asarray(rho) if not isinstance(rho, (str, bytes)) else np.asarray(None)
+    if rho.dtype.kind not in "iuf" or rho.size == 0:
+        raise ValueError(f"rho must be a non-empty array of radii, got {rho!r}")
+    rho = rho.astype(float)
+    if not (np.all(np.isfinite(rho)) and np.all(rho >= 0)):
+        raise ValueError("rho must be finite and >= 0 everywhere")
     if kernel == "gravity":
         return special.betainc(0.5 * d, 0.5, rho**2 / (1 + rho**2))
     if kernel == "gaussian":
@@ -129,6 +190,7 @@ def sample_radius(
     """
     check_kernel(kernel)
     n, d = positive_int("n", n), positive_int("d", d)
+    check_generator("generator", generator)
     u = torch.rand(n, generator=generator, dtype=torch.float64)
     un = u.numpy()
     if kernel == "gravity":
@@ -146,6 +208,7 @@ def sample_radius(
 def sample_direction(n: int, d: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """``n`` unit vectors uniform on the sphere in ``R^d`` (normalised Gaussians), float64."""
     n, d = positive_int("n", n), positive_int("d", d)
+    check_generator("generator", generator)
     g = torch.randn(n, d, generator=generator, dtype=torch.float64)
     return g / g.norm(dim=1, keepdim=True)
 
@@ -162,6 +225,7 @@ def ratio_trick(n: int, d: int, generator: torch.Generator | None = None) -> tor
     Chapter 4, section 4d: its law is the gravity kernel's (a multivariate Cauchy).
     """
     n, d = positive_int("n", n), positive_int("d", d)
+    check_generator("generator", generator)
     eps = torch.randn(n, d + 1, generator=generator, dtype=torch.float64)
     return eps[:, :d] / eps[:, d:].abs()
 
@@ -171,14 +235,15 @@ def sample(
 ) -> torch.Tensor:
     """``x_t ~ p_t(. | x0)`` for each row of ``x0``: ``x_t = x0 + t z``; ``t`` a number or ``(n,)``."""
     x0 = check_points("x0", x0)
-    t = _as_time(t, x0)
+    t = _as_time(check_time_shape("t", t, x0.shape[:1]), x0)
     z = sample_z(kernel, x0.shape[0], x0.shape[1], generator).to(x0.dtype)
     return x0 + (t[:, None] if t.ndim == 1 else t) * z
 
 
 def one_point_velocity(x: torch.Tensor, t, x0: torch.Tensor) -> torch.Tensor:
     """The one-point velocity ``G_{>1}/G_1 = (x - x0)/t``, the same for all :data:`KERNELS`."""
-    t = _as_time(t, x)
+    x, x0 = _check_pair("x", x, "x0", x0)
+    t = _as_time(check_time_shape("t", t, torch.broadcast_shapes(x.shape, x0.shape)[:-1]), x)
     return (x - x0) / (t[..., None] if t.ndim >= 1 else t)
 
 

@@ -17,9 +17,17 @@ import math
 import torch
 from torch import nn
 
-from deepnotes.checks import positive_float, positive_int
+from deepnotes.checks import boolean, positive_float, positive_int
+from deepnotes.checks import generator as check_generator
 from deepnotes.ode import kernels as K
 from deepnotes.ode.integrate import integrate, log_time_grid
+
+__all__ = [
+    "Denoiser",
+    "denoising_loss",
+    "generate",
+    "train_denoiser",
+]
 
 
 class Denoiser(nn.Module):
@@ -43,11 +51,26 @@ class Denoiser(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        x = K.check_points("x", x, self.dim)
+        t = K.check_time_shape("t", K.check_time("t", t), x.shape[:1])
         t = torch.as_tensor(t, dtype=x.dtype).expand(x.shape[0])
         h = x / torch.sqrt(1 + t[:, None] ** 2)
         norm = h.norm(dim=1, keepdim=True).clamp_min(1e-12)
         h = h * torch.clamp(10.0 / norm, max=1.0)
         return self.net(torch.cat([h, torch.log(t)[:, None] / 4], dim=1))
+
+
+def _check_model(model) -> Denoiser:
+    if not isinstance(model, Denoiser):
+        raise TypeError(f"model must be a Denoiser, got {type(model).__name__}")
+    return model
+
+
+def _check_range(t_min, t_max, names=("t_min", "t_max")) -> tuple[float, float]:
+    lo, hi = K.check_time(names[0], t_min), K.check_time(names[1], t_max)
+    if hi <= lo:
+        raise ValueError(f"{names[1]} must exceed {names[0]}, got {hi} <= {lo}")
+    return lo, hi
 
 
 def denoising_loss(
@@ -61,7 +84,11 @@ def denoising_loss(
 ) -> torch.Tensor:
     """One batch of ``E|x0_hat(x0 + t z, t) - x0|^2``: ``t`` log-uniform on ``[t_min, t_max]``,
     then ``z`` from the kernel (gravity: the ratio trick), drawn in that order."""
+    _check_model(model)
+    x0 = K.check_points("x0", x0, model.dim)
     K.check_kernel(kernel)
+    t_min, t_max = _check_range(t_min, t_max)
+    check_generator("generator", generator)
     n, d = x0.shape
     lo, hi = math.log(t_min), math.log(t_max)
     t = torch.exp(lo + (hi - lo) * torch.rand(n, generator=generator))
@@ -93,9 +120,8 @@ def train_denoiser(
     K.check_kernel(kernel)
     steps, batch = positive_int("steps", steps), positive_int("batch", batch)
     lr = positive_float("lr", lr)
-    t_min, t_max = K.check_time("t_min", t_min), K.check_time("t_max", t_max)
-    if t_max <= t_min:
-        raise ValueError(f"t_max must exceed t_min, got {t_max} <= {t_min}")
+    t_min, t_max = _check_range(t_min, t_max)
+    check_generator("generator", generator)
     model = Denoiser(data.shape[1], width)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
@@ -129,7 +155,9 @@ def generate(
     ``x_T`` are prior draws, shape ``(n, d)``.  With ``path=True`` returns every step
     (the final denoising step appended).
     """
-    x_T = K.check_points("x_T", x_T, model.dim)
+    x_T = K.check_points("x_T", x_T, _check_model(model).dim)
+    t_min, T = _check_range(t_min, T, names=("t_min", "T"))
+    boolean("path", path)
     grid = log_time_grid(T, t_min, steps)
 
     def velocity(t, x):

@@ -13,7 +13,15 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from deepnotes.checks import real_array
 from deepnotes.ode.kernels import check_points
+
+__all__ = [
+    "energy_distance",
+    "ks_distance",
+    "ks_two_sample",
+    "nearest_distance",
+]
 
 
 def energy_distance(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -27,9 +35,7 @@ def energy_distance(x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def _flat(name: str, a) -> np.ndarray:
-    if isinstance(a, torch.Tensor):
-        a = a.detach().cpu().double().numpy()
-    a = np.asarray(a, dtype=float).ravel()
+    a = real_array(name, a).ravel()
     if a.size == 0:
         raise ValueError(f"{name} must not be empty")
     return np.sort(a)
@@ -38,7 +44,14 @@ def _flat(name: str, a) -> np.ndarray:
 def ks_distance(samples, cdf: Callable[[np.ndarray], np.ndarray]) -> float:
     """Kolmogorov-Smirnov distance ``sup |F_n - F|`` of ``samples`` against the CDF ``cdf``."""
     a = _flat("samples", samples)
+    if not callable(cdf):
+        raise TypeError(f"cdf must be a callable, got {type(cdf).__name__}")
     f = np.asarray(cdf(a), dtype=float)
+    if f.shape != a.shape or not np.all((f >= 0) & (f <= 1)):
+        raise ValueError(
+            f"cdf must map the {a.size} samples to as many values in [0, 1], got shape "
+            f"{f.shape}, values {f.ravel()[:4].tolist()}"
+        )
     n = a.size
     hi = np.arange(1, n + 1) / n - f
     lo = f - np.arange(0, n) / n
