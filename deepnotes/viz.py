@@ -31,12 +31,27 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
 from sympy.printing.jscode import JavascriptCodePrinter
+
+from deepnotes.checks import boolean, positive_float, positive_int
+
+__all__ = [
+    "MODES",
+    "Slider",
+    "StaticFigure",
+    "check_grid",
+    "evaluate_grid",
+    "explore",
+    "explore_field",  # noqa: F822 - served by __getattr__ from deepnotes.viz_field
+    "figure_mode",
+    "log_axis_labels",
+    "vega_expression",
+]
 
 MODES = ("live", "static")
 #: Dash patterns of theory curves, in order (static figure) and their matplotlib equivalents (live).
@@ -47,6 +62,13 @@ THEORY_LINESTYLES = ["--", ":", "-.", (0, (1, 4))]
 def log_axis_labels(domain: Sequence[float]) -> str:
     """Vega ``labelExpr`` for a log axis: label 1-2-5 ticks over at most three decades, powers of ten
     beyond; plain numbers in [1e-3, 1e5), ``1e+6`` style outside."""
+    try:
+        lo, hi = (float(v) for v in domain)
+        ok = math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or isinstance(domain, str):
+        raise ValueError(f"domain must be (low, high) with 0 < low < high, got {domain!r}")
     decades = math.log10(domain[1]) - math.log10(domain[0])
     mantissas = "[1]" if decades > 3 else "[1, 2, 5]"
     mantissa = "datum.value / pow(10, floor(log(datum.value) / LN10 + 1e-9))"
@@ -81,6 +103,18 @@ class Slider:
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise ValueError(f"Slider name must be an identifier, got {self.name!r}")
+        if isinstance(self.values, (str, bytes, Mapping, set, frozenset)) or not isinstance(
+            self.values, Iterable
+        ):
+            raise TypeError(
+                f"Slider {self.name!r}: values must be a sequence of numbers or of strings, "
+                f"got {self.values!r}"
+            )
+        if self.label is not None and not isinstance(self.label, str):
+            raise TypeError(f"Slider {self.name!r}: label must be a string, got {self.label!r}")
+        boolean("log", self.log)
+        if not isinstance(self.fmt, str):
+            raise TypeError(f"Slider {self.name!r}: fmt must be a format string, got {self.fmt!r}")
         values = tuple(self.values)
         if not values:
             raise ValueError(f"Slider {self.name!r}: values must not be empty")
@@ -102,6 +136,12 @@ class Slider:
                 )
             if self.log and values[0] <= 0:
                 raise ValueError(f"Slider {self.name!r}: a log slider needs positive values")
+            try:
+                format(values[0], self.fmt)
+            except (TypeError, ValueError) as err:
+                raise ValueError(
+                    f"Slider {self.name!r}: fmt {self.fmt!r} is not a number format ({err})"
+                ) from None
         if len(set(values)) != len(values):
             raise ValueError(f"Slider {self.name!r}: values must be distinct")
         default = self.default if self.default is not None else values[(len(values) - 1) // 2]
@@ -116,10 +156,12 @@ class Slider:
         cls, name: str, lo: float, hi: float, num: int, *, integer: bool = False, **kwargs
     ) -> Slider:
         """A log-scale slider: ``num`` values spaced evenly in ``log`` between ``lo`` and ``hi``."""
-        if not (lo > 0 and hi > lo):
+        lo, hi = positive_float("lo", lo), positive_float("hi", hi)
+        if not hi > lo:
             raise ValueError(f"Slider {name!r}: need 0 < lo < hi, got lo={lo}, hi={hi}")
-        if num < 2:
+        if positive_int("num", num) < 2:
             raise ValueError(f"Slider {name!r}: num must be at least 2, got {num}")
+        boolean("integer", integer)
         values = np.geomspace(lo, hi, num)
         if integer:
             values = np.unique(np.round(values).astype(int))
@@ -168,10 +210,20 @@ def _records(cols: Mapping[str, list]) -> list[dict]:
     return [dict(zip(keys, row, strict=True)) for row in zip(*cols.values(), strict=True)]
 
 
-def _require(name: str, cols: Mapping[str, list], keys: Sequence[str | None]) -> None:
-    for key in keys:
+def _require(name: str, cols: Mapping[str, list], keys: Mapping[str, str | None]) -> None:
+    """Each column ``keys[arg]`` (the column the argument ``arg`` names) is in ``cols``."""
+    for arg, key in keys.items():
         if key is not None and key not in cols:
-            raise ValueError(f"{name}: column {key!r} is missing (have {sorted(cols)})")
+            raise ValueError(
+                f"{name}: column {key!r} is missing (the {arg} column; have {sorted(cols)})"
+            )
+
+
+def _column_name(arg: str, value, *, none_ok: bool = False) -> None:
+    if value is None and none_ok:
+        return
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{arg} must be a column name, got {value!r}")
 
 
 def evaluate_grid(
@@ -187,22 +239,31 @@ def evaluate_grid(
     Each call returns columns (``x``, ``y`` and optionally ``series``); the
     stacked grid gets one extra column per slider holding its setting.
     """
+    return _evaluate_grid(fn, sliders, x=x, y=y, series=series, arg="fn")
+
+
+def _evaluate_grid(fn, sliders, *, x, y, series, arg: str) -> dict[str, list]:
+    """:func:`evaluate_grid`, its errors naming the function's argument ``arg``."""
+    if not callable(fn):
+        raise TypeError(f"{arg} must be a function of the slider values, got {type(fn).__name__}")
     sliders = _check_sliders(sliders)
+    _column_name("x", x)
+    _column_name("y", y)
+    _column_name("series", series, none_ok=True)
     stacked: dict[str, list] = {}
     for combo in itertools.product(*(s.values for s in sliders)):
         values = dict(zip((s.name for s in sliders), combo, strict=True))
-        cols = _columns(f"fn({values})", fn(**values))
-        _require(f"fn({values})", cols, [x, y, series])
+        where = f"{arg}({values})"
+        cols = _columns(where, fn(**values))
+        _require(where, cols, {"x": x, "y": y, "series": series})
         clash = [s.name for s in sliders if s.name in cols]
         if clash:
-            raise ValueError(f"fn({values}) returned column {clash[0]!r}, which is a slider name")
+            raise ValueError(f"{where} returned column {clash[0]!r}, which is a slider name")
         n = len(cols[x])
         for s in sliders:
             cols[s.name] = [values[s.name]] * n
         if stacked and set(cols) != set(stacked):
-            raise ValueError(
-                f"fn({values}) returned columns {sorted(cols)}, expected {sorted(stacked)}"
-            )
+            raise ValueError(f"{where} returned columns {sorted(cols)}, expected {sorted(stacked)}")
         for k, v in cols.items():
             stacked.setdefault(k, []).extend(v)
     return stacked
@@ -210,6 +271,9 @@ def evaluate_grid(
 
 def check_grid(grid: Mapping[str, list], sliders: Sequence[Slider]) -> None:
     """Every slider setting must be in the grid, every grid setting on a slider, and no combination missing."""
+    if not isinstance(grid, Mapping):
+        raise TypeError(f"grid must be a mapping column -> values, got {type(grid).__name__}")
+    sliders = _check_sliders(sliders)
     for s in sliders:
         if s.name not in grid:
             raise ValueError(f"grid has no column for slider {s.name!r}")
@@ -230,6 +294,8 @@ def check_grid(grid: Mapping[str, list], sliders: Sequence[Slider]) -> None:
 
 
 def _check_sliders(sliders) -> list[Slider]:
+    if isinstance(sliders, (str, bytes, Slider)) or not isinstance(sliders, Iterable):
+        raise TypeError(f"sliders must be a list of Slider objects, got {sliders!r}")
     sliders = list(sliders)
     if not sliders:
         raise ValueError("sliders must hold at least one Slider")
@@ -353,13 +419,23 @@ def vega_expression(expr: sp.Expr, names: Mapping[str, str]) -> str:
     ``pow exp log sqrt abs sin cos tan atan tanh`` and constants ``PI E``,
     so it can be checked against ``sympy.lambdify`` (see the tests).
     """
-    expr = sp.sympify(expr)
+    if not isinstance(names, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in names.items()
+    ):
+        raise TypeError(f"names must be a mapping symbol name -> Vega term, got {names!r}")
+    try:
+        expr = sp.sympify(expr, strict=True)
+    except (sp.SympifyError, TypeError, SyntaxError) as err:
+        raise ValueError(f"expr must be a SymPy expression, got {expr!r}") from err
+    if not isinstance(expr, sp.Expr):
+        raise ValueError(f"expr must be a SymPy expression, got {expr!r}")
     for sym in expr.free_symbols:
         if sym.name not in names:
             raise ValueError(
-                f"theory expression uses symbol {sym.name!r}, which no slider or axis provides"
+                f"expr uses symbol {sym.name!r}, which names does not map (no slider or axis "
+                "provides it)"
             )
-    _check_supported(str(expr), expr)
+    _check_supported(str(expr), expr, arg="expr")
     return _VegaPrinter(names).doprint(expr)
 
 
@@ -632,6 +708,10 @@ class StaticFigure:
     """
 
     def __init__(self, spec: dict, description: str):
+        if not isinstance(spec, dict):
+            raise TypeError(f"spec must be a Vega-Lite spec (a dict), got {type(spec).__name__}")
+        if not isinstance(description, str):
+            raise TypeError(f"description must be a string, got {description!r}")
         self.spec = spec
         self.description = description
         digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
@@ -796,8 +876,12 @@ class LiveFigure:
         """The columns at one slider setting (wrapped per instance by an LRU cache as ``frame``)."""
         values = dict(zip((s.name for s in self.sliders), combo, strict=True))
         if callable(self._source):
-            cols = _columns(f"fn({values})", self._source(**values))
-            _require(f"fn({values})", cols, [self.fig.x, self.fig.y, self.fig.series])
+            cols = _columns(f"data({values})", self._source(**values))
+            _require(
+                f"data({values})",
+                cols,
+                {"x": self.fig.x, "y": self.fig.y, "series": self.fig.series},
+            )
             return cols
         keep = [
             all(self._source[k][i] == v for k, v in values.items())
@@ -905,19 +989,26 @@ def explore(
     whose values do not match the grid, a theory symbol no slider provides,
     or a ``colors`` mapping that is not colours or misses a series value.
     """
+    if not callable(data) and not isinstance(data, (Mapping, Sequence)):
+        raise TypeError(
+            f"data must be a function of the slider values or a grid of columns, "
+            f"got {type(data).__name__}"
+        )
     sliders = _check_sliders(sliders)
-    for key, val in (("x", x), ("y", y)):
-        if not isinstance(val, str) or not val:
-            raise ValueError(f"{key} must be a column name, got {val!r}")
+    _column_name("x", x)
+    _column_name("y", y)
+    _column_name("series", series, none_ok=True)
     if x in {s.name for s in sliders}:
         raise ValueError(f"x={x!r} is also a slider name; a slider cannot be the x axis")
+    logx, logy = boolean("logx", logx), boolean("logy", logy)
+    _labels(title=title, xlabel=xlabel, ylabel=ylabel, description=description)
     theory_exprs = _check_theory(theory, x, sliders)
     colors = check_colors(colors)
     if colors is not None and series is None:
         raise ValueError("colors maps series values to colours; pass series= as well")
     if ylim is not None:
-        ylim = tuple(float(v) for v in ylim)
-        if len(ylim) != 2 or not ylim[0] < ylim[1] or (logy and ylim[0] <= 0):
+        ylim = _limits("ylim", ylim)
+        if logy and ylim[0] <= 0:
             raise ValueError(
                 f"ylim must be (low, high) with low < high (and low > 0 on a log axis), got {ylim}"
             )
@@ -945,15 +1036,37 @@ def explore(
     )
     if callable(data):
         source = data
-        grid = evaluate_grid(data, sliders, x=x, y=y, series=series) if mode == "static" else None
+        grid = (
+            _evaluate_grid(data, sliders, x=x, y=y, series=series, arg="data")
+            if mode == "static"
+            else None
+        )
     else:
         grid = _columns("data", data)
-        _require("data", grid, [x, y, series])
+        _require("data", grid, {"x": x, "y": y, "series": series})
         check_grid(grid, sliders)
         source = grid
     if mode == "live":
         return LiveFigure(source, sliders, fig).widget()
     return StaticFigure(vega_lite_spec(grid, fig), description)
+
+
+def _labels(**labels) -> None:
+    """Each of ``labels`` is a string (``title``) or ``None`` (the others: a default)."""
+    for arg, value in labels.items():
+        if not isinstance(value, str) and not (value is None and arg != "title"):
+            raise TypeError(f"{arg} must be a string, got {value!r}")
+
+
+def _limits(arg: str, value) -> tuple[float, float]:
+    """``(low, high)`` finite numbers with ``low < high``, else ``ValueError`` naming ``arg``."""
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{arg} must be (low, high) numbers, got {value!r}") from None
+    if isinstance(value, str) or not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"{arg} must be (low, high) with finite low < high, got {value!r}")
+    return lo, hi
 
 
 def __getattr__(name: str):

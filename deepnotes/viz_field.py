@@ -15,13 +15,13 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
 
+from deepnotes.checks import boolean
 from deepnotes.viz import (
     THEORY_DASHES,
     THEORY_LINESTYLES,
@@ -29,7 +29,10 @@ from deepnotes.viz import (
     StaticFigure,
     _check_sliders,
     _check_theory,
+    _column_name,
     _columns,
+    _labels,
+    _limits,
     axis,
     check_colors,
     check_grid,
@@ -60,6 +63,8 @@ CMAPS = {
 Z_DIGITS = 4
 _RESERVED = ("dn_z", "dn_k", "dn_nx", "dn_xe", "dn_ye", "dn_xv", "dn_yv")
 
+__all__ = ["CMAPS", "Z_DIGITS", "explore_field", "field_frame"]
+
 
 @dataclass(frozen=True)
 class Field:
@@ -82,9 +87,17 @@ def field_frame(
     cols: Mapping[str, list], x: str, y: str, z: str, where: str, logx: bool, logy: bool
 ) -> Field:
     """Columns ``x, y, z`` holding every ``(x, y)`` combination exactly once, as a :class:`Field`."""
-    for key in (x, y, z):
+    if not isinstance(where, str):
+        raise TypeError(f"where must be a string (the data's name in errors), got {where!r}")
+    if not isinstance(cols, Mapping):
+        raise TypeError(f"cols must be a mapping column -> values, got {type(cols).__name__}")
+    for arg, key in (("x", x), ("y", y), ("z", z)):
+        _column_name(arg, key)
         if key not in cols:
-            raise ValueError(f"{where}: column {key!r} is missing (have {sorted(cols)})")
+            raise ValueError(
+                f"{where}: column {key!r} is missing (the {arg} column; have {sorted(cols)})"
+            )
+    logx, logy = boolean("logx", logx), boolean("logy", logy)
     try:
         xv, yv, zv = (np.asarray(cols[k], dtype=float) for k in (x, y, z))
     except (TypeError, ValueError) as err:
@@ -496,10 +509,16 @@ def explore_field(
                       lines={"v = u": u}, points={"centre": (c, sp.Integer(0))},
                       zlim=(0, 1), zlabel="f(u, v)", title="A bump moving with c")
     """
+    if not callable(data) and not isinstance(data, (Mapping, Sequence)):
+        raise TypeError(
+            f"data must be a function of the slider values or a grid of columns, "
+            f"got {type(data).__name__}"
+        )
     sliders = _check_sliders(sliders)
     for key, val in (("x", x), ("y", y), ("z", z)):
-        if not isinstance(val, str) or not val:
-            raise ValueError(f"{key} must be a column name, got {val!r}")
+        _column_name(key, val)
+    logx, logy = boolean("logx", logx), boolean("logy", logy)
+    _labels(title=title, xlabel=xlabel, ylabel=ylabel, zlabel=zlabel, description=description)
     if len({x, y, z}) != 3:
         raise ValueError(f"x, y and z must be three different columns, got {x!r}, {y!r}, {z!r}")
     for s in sliders:
@@ -510,12 +529,7 @@ def explore_field(
     line_exprs = _check_theory(lines, x, sliders, arg="lines")
     point_exprs = _check_points(points, sliders)
     if zlim is not None:
-        try:
-            zlim = tuple(float(v) for v in zlim)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"zlim must be (low, high) numbers, got {zlim!r}") from err
-        if len(zlim) != 2 or not all(math.isfinite(v) for v in zlim) or not zlim[0] < zlim[1]:
-            raise ValueError(f"zlim must be (low, high) with finite low < high, got {zlim}")
+        zlim = _limits("zlim", zlim)
     if not isinstance(cmap, str) or cmap.removesuffix("_r") not in CMAPS:
         raise ValueError(f"cmap must be one of {sorted(CMAPS)} (optionally with _r), got {cmap!r}")
     colors = check_colors(colors)
