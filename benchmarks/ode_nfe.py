@@ -27,9 +27,9 @@ discretisation error drops below the metric's noise.
     .venv/bin/python benchmarks/ode_nfe.py --quick   # smoke run, about 15 s
     .venv/bin/python benchmarks/ode_nfe.py           # full run
 
-Expected full-size runtime on the 2-core CPU machine, idle: about 1.5 minutes (two trainings
-of about 10 s CPU each, then about 6 s of sampling and energy distances per prior and
-replicate; 5 replicates).  The model is a 2-D MLP: the script runs on the CPU only.
+Expected full-size runtime on the 2-core CPU machine, idle: about 2 minutes (two trainings
+of about 10 s CPU each, then about 9 s of sampling and energy distances per prior and
+replicate; 5 replicates; a reduced run, one prior and 2 replicates, took 31 s CPU).  The model is a 2-D MLP: the script runs on the CPU only.
 """
 
 from __future__ import annotations
