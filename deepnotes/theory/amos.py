@@ -20,6 +20,74 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from deepnotes.checks import one_of, positive_float, positive_int, real
+
+__all__ = [
+    "a",
+    "adamw_pair",
+    "adamw_translation",
+    "alpha",
+    "alpha0",
+    "alpha0_from_lr",
+    "amos_b_asymptote",
+    "amos_decay_recursion",
+    "amos_first_step",
+    "amos_noise_equilibrium",
+    "amos_norm_trajectory",
+    "balance_condition",
+    "balance_condition_with_q",
+    "balanced_distance_step",
+    "bert_base_pair",
+    "beta",
+    "c_coef",
+    "closed_form_decay",
+    "constant_p_solution",
+    "D",
+    "d_coef",
+    "discrete_decay",
+    "distance_expansion_dropped",
+    "distance_expansion_exact",
+    "distance_expansion_truncated",
+    "dynamic_p_solution",
+    "E",
+    "E0",
+    "E2",
+    "eps0_norm_sq",
+    "eta",
+    "h",
+    "half_life_rate",
+    "inverse_square_decay",
+    "inverse_time_decay",
+    "k",
+    "lam",
+    "log_one_minus_series",
+    "N",
+    "N0",
+    "p",
+    "p0",
+    "q",
+    "q_at_start",
+    "r",
+    "rho",
+    "scale_separated_rates",
+    "second_order_bracket",
+    "sigma",
+    "solve_balance_and_closure",
+    "T",
+    "t",
+    "T2",
+    "te",
+    "theta_dot_eps_identity",
+    "U",
+    "U2",
+    "ue",
+    "ut",
+    "x",
+    "xi",
+]
+
+LAWS = ("inverse_square", "inverse_time")
+
 # ---------------------------------------------------------------- symbols
 alpha, rho, h, a, r = sp.symbols("alpha rho h a r", positive=True)
 E2, U2, T2 = sp.symbols("E2 U2 T2", positive=True)
@@ -106,6 +174,7 @@ def _start_entries(init: str) -> tuple:
     """One entry of ``theta_0`` and one of ``theta*`` as random variables (scale ``sigma``)."""
     from sympy.stats import Normal
 
+    one_of("init", init, ("random", "zero"))
     star = Normal("theta_star", 0, sigma)  # trained entries end at scale sigma (A4)
     if init == "random":
         return Normal("theta_0", 0, sigma), star  # independent of theta*
@@ -204,6 +273,7 @@ def half_life_rate(law: str) -> sp.Expr:
     ``"inverse_square"``: ``(1 + kT)^2 = 2`` gives ``alpha0 p = (sqrt 2 - 1)/T``;
     ``"inverse_time"``: ``1 + 2 kT = 2`` gives ``alpha0 p0 = 1/(2T)``.
     """
+    one_of("law", law, LAWS)
     kk = sp.Symbol("kappa", positive=True)
     if law == "inverse_square":
         eq = sp.Eq((kk * T + 1) ** 2, 2)
@@ -221,13 +291,9 @@ def discrete_decay(rate: float, steps: int, law: str) -> np.ndarray:
     ``"inverse_square"``: ``S_{t+1} = S_t + rate exp(-S_t)`` (``rate = alpha0 p``);
     ``"inverse_time"``: ``S_{t+1} = S_t + rate exp(-2 S_t)`` (``rate = alpha0 p0``).
     """
-    if not rate > 0:
-        raise ValueError(f"rate must be positive, got {rate!r}")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    rate, steps = positive_float("rate", rate), positive_int("steps", steps)
+    one_of("law", law, LAWS)
     power = {"inverse_square": 1.0, "inverse_time": 2.0}
-    if law not in power:
-        raise ValueError(f"law must be 'inverse_square' or 'inverse_time', got {law!r}")
     s = np.zeros(steps + 1)
     for i in range(steps):
         s[i + 1] = s[i] + rate * np.exp(-power[law] * s[i])
@@ -236,8 +302,8 @@ def discrete_decay(rate: float, steps: int, law: str) -> np.ndarray:
 
 def closed_form_decay(rate: float, steps: int, law: str) -> np.ndarray:
     """The continuous closed forms ``(1 + rate t)^-2`` and ``(1 + 2 rate t)^-1`` at ``t = 0..steps``."""
-    if law not in ("inverse_square", "inverse_time"):
-        raise ValueError(f"law must be 'inverse_square' or 'inverse_time', got {law!r}")
+    rate, steps = positive_float("rate", rate), positive_int("steps", steps)
+    one_of("law", law, LAWS)
     expr = inverse_square_decay() if law == "inverse_square" else inverse_time_decay()
     sym = p if law == "inverse_square" else p0
     f = sp.lambdify(t, expr.subs({alpha0: 1, sym: rate}), "numpy")
@@ -269,10 +335,8 @@ class AdamWPair:
 
 def adamw_pair(alpha0_value: float, sigma_value: float) -> AdamWPair:
     """Numbers from :func:`adamw_translation` at ``D = 1``: ``lr = alpha0 sigma``, ``wd = alpha0/(2 sigma)``."""
-    if not alpha0_value > 0:
-        raise ValueError(f"alpha0_value must be positive, got {alpha0_value!r}")
-    if not sigma_value > 0:
-        raise ValueError(f"sigma_value must be positive, got {sigma_value!r}")
+    alpha0_value = positive_float("alpha0_value", alpha0_value)
+    sigma_value = positive_float("sigma_value", sigma_value)
     tr = adamw_translation()
     vals = {alpha0: alpha0_value, sigma: sigma_value, D: 1}
     return AdamWPair(
@@ -285,10 +349,8 @@ def alpha0_from_lr(lr_value: float, sigma_value: float) -> float:
 
     SymPy solves :func:`adamw_translation`'s ``lr`` for ``alpha0``; Chapter 3, "AdamW translation".
     """
-    if not lr_value > 0:
-        raise ValueError(f"lr_value must be positive, got {lr_value!r}")
-    if not sigma_value > 0:
-        raise ValueError(f"sigma_value must be positive, got {sigma_value!r}")
+    lr_value = positive_float("lr_value", lr_value)
+    sigma_value = positive_float("sigma_value", sigma_value)
     lr_sym = sp.Symbol("lr", positive=True)
     (sol,) = sp.solve(sp.Eq(adamw_translation()["lr"].subs(D, 1), lr_sym), alpha0)
     return float(sol.subs({lr_sym: lr_value, sigma: sigma_value}))
@@ -302,8 +364,8 @@ def bert_base_pair(hidden: int = 768, lr_value: float = 4e-5) -> AdamWPair:
     The default ``lr_value = 4e-5`` is the learning rate of the author's later BERT-base
     example (Lion post, spaces.ac.cn/archives/9473); Chapter 3, "AdamW translation".
     """
-    if not (isinstance(hidden, int) and hidden > 0):
-        raise ValueError(f"hidden must be a positive integer, got {hidden!r}")
+    hidden = positive_int("hidden", hidden)
+    lr_value = positive_float("lr_value", lr_value)
     sigma_value = float(sp.sqrt(sp.Rational(1, hidden)))
     return adamw_pair(alpha0_from_lr(lr_value, sigma_value), sigma_value)
 
@@ -377,18 +439,23 @@ def amos_decay_recursion(
     ``c = (1 + c_coef sqrt(xi) b)^-1/2``, ``gamma = c xi^2``, ``d = 1/(1 + d_coef sqrt(xi eta) b)``
     (both from ``b_{t-1}``), then ``b <- b + gamma (1 + b)``.  Returns ``(d, gamma)``.
     """
-    if not xi_value > 0:
-        raise ValueError(f"xi_value must be positive, got {xi_value!r}")
-    if not eta_value > 0:
-        raise ValueError(f"eta_value must be positive, got {eta_value!r}")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    xi_value = positive_float("xi_value", xi_value)
+    eta_value = positive_float("eta_value", eta_value)
+    steps = positive_int("steps", steps)
+    c_coef_value = real("c_coef_value", c_coef_value, lo=0.0)
+    d_coef_value = real("d_coef_value", d_coef_value, lo=0.0)
     d = np.empty(steps)
     gamma = np.empty(steps)
     b = 0.0
     sq_xi, sq_init = np.sqrt(xi_value), np.sqrt(xi_value * eta_value)
-    for i in range(steps):
-        gamma[i] = xi_value**2 / np.sqrt(1 + c_coef_value * sq_xi * b)
-        d[i] = 1 / (1 + d_coef_value * sq_init * b)
-        b = b + gamma[i] * (1 + b)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
+        for i in range(steps):
+            gamma[i] = xi_value**2 / np.sqrt(1 + c_coef_value * sq_xi * b)
+            d[i] = 1 / (1 + d_coef_value * sq_init * b)
+            b = b + gamma[i] * (1 + b)
+    if not (np.isfinite(b) and np.isfinite(gamma).all()):
+        raise ValueError(
+            f"b_t overflowed float64 within steps={steps} at xi_value={xi_value}: "
+            "shorten the run or lower xi_value"
+        )
     return d, gamma

@@ -19,6 +19,37 @@ from __future__ import annotations
 
 import sympy as sp
 
+from deepnotes.checks import one_of
+from deepnotes.theory import _checks as _chk
+
+__all__ = [
+    "A",
+    "PATHS",
+    "a",
+    "characteristic_factor",
+    "continuity_residual",
+    "divergence",
+    "field_from_inverse",
+    "flow_matching_field",
+    "inverse_map",
+    "log_continuity_residual",
+    "log_gaussian",
+    "m",
+    "nonaffine",
+    "p1",
+    "point",
+    "reduced",
+    "rotation",
+    "s",
+    "sigma",
+    "sigma_min",
+    "straight_characteristic",
+    "t",
+    "table_field",
+    "tau",
+    "theta",
+]
+
 t, s = sp.symbols("t s", positive=True)
 a, theta, sigma_min, tau = sp.symbols("a theta sigma_min tau", real=True)
 m = sp.Function("m")
@@ -29,19 +60,35 @@ PATHS = ("straight", "affine", "trig", "swirl")
 
 
 def _check_dim(dim) -> int:
-    if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= 8:
-        raise ValueError(f"dim must be an integer in [1, 8], got {dim!r}")
-    return dim
+    return _chk.count("dim", dim, 1, 8)
+
+
+def _coords(name: str, x, f_name: str | None = None, f=None):
+    """``x`` a column of distinct symbols and ``f`` (if given) a column of the same length."""
+    x = _chk.symbols_column(name, x)
+    if f_name is not None:
+        _same_length(name, x, f_name, _chk.column(f_name, f))
+    return x
+
+
+def _same_length(name: str, x, other_name: str, other) -> None:
+    if len(other) != len(x):
+        raise ValueError(
+            f"{other_name} and {name} must have the same length, got {len(other)} and {len(x)}"
+        )
 
 
 def point(name: str, dim: int = 2) -> sp.Matrix:
     """The column of symbols ``name_1..name_dim`` (real)."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise TypeError(f"name must be a string naming a variable (an identifier), got {name!r}")
     dim = _check_dim(dim)
     return sp.Matrix(sp.symbols(f"{name}_1:{dim + 1}", real=True))
 
 
 def rotation(angle) -> sp.Matrix:
     """``R(angle)``, the 2-D rotation."""
+    angle = _chk.expr("angle", angle, "real")
     return sp.Matrix([[sp.cos(angle), -sp.sin(angle)], [sp.sin(angle), sp.cos(angle)]])
 
 
@@ -51,8 +98,7 @@ A = sp.Matrix([[0, -1], [1, 0]])
 
 def inverse_map(path: str, dim: int = 2) -> dict:
     """``phi_t(x | x0)`` for ``path``: a dict with ``x``, ``x0`` and ``phi`` (columns)."""
-    if path not in PATHS:
-        raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+    one_of("path", path, PATHS)
     x, x0 = point("x", dim), point("x0", dim)
     if path == "straight":
         phi = (x - (1 - t) * x0) / t
@@ -69,8 +115,14 @@ def inverse_map(path: str, dim: int = 2) -> dict:
 
 def field_from_inverse(phi: sp.Matrix, x: sp.Matrix, time=t) -> sp.Matrix:
     """(F): ``f = -(d phi/dx)^(-1) d phi/dt`` (a ``d x 1`` Matrix, not simplified)."""
+    x = _coords("x", x, "phi", phi)
+    time = _chk.symbol("time", time)
     jac = phi.jacobian(x)
-    return -jac.inv(method="LU") * phi.diff(time)
+    try:
+        inverse = jac.inv(method="LU")
+    except ValueError:
+        raise ValueError(f"phi must be invertible in x: its Jacobian {jac} is singular") from None
+    return -inverse * phi.diff(time)
 
 
 def reduced(expr):
@@ -78,7 +130,7 @@ def reduced(expr):
     simplified: a residual that vanishes comes back as ``0`` (a zero Matrix)."""
     if isinstance(expr, sp.MatrixBase):
         return expr.applyfunc(reduced)
-    e = sp.expand(expr)
+    e = sp.expand(_chk.expr("expr", expr, finite=False))
     return e if e == 0 else sp.simplify(sp.expand_trig(e))
 
 
@@ -97,11 +149,16 @@ def table_field(path: str, dim: int = 2) -> sp.Matrix:
 
 def divergence(f: sp.Matrix, x: sp.Matrix) -> sp.Expr:
     """``div f = sum_i d f_i / d x_i`` (unsimplified)."""
+    x = _coords("x", x, "f", f)
     return sum(f[i].diff(x[i]) for i in range(len(x)))
 
 
 def characteristic_factor(div: sp.Expr, time=t) -> sp.Expr:
     """``exp(int_t^1 div f(s) ds)`` for a divergence depending on time only."""
+    div = _chk.expr("div", div, finite=False)
+    time = _chk.symbol("time", time)
+    if time == s:
+        raise ValueError(f"time must not be the integration variable {s}")
     if div.free_symbols - {time}:
         raise ValueError("div must depend on the time symbol only")
     return sp.simplify(sp.exp(sp.integrate(div.subs(time, s), (s, time, 1))))
@@ -109,16 +166,26 @@ def characteristic_factor(div: sp.Expr, time=t) -> sp.Expr:
 
 def continuity_residual(p: sp.Expr, f: sp.Matrix, x: sp.Matrix, time=t) -> sp.Expr:
     """``d p/dt + div(f p)`` (unsimplified): zero exactly when ``p`` and ``f`` obey (CE)."""
+    p = _chk.expr("p", p, finite=False)
+    x = _coords("x", x, "f", f)
+    time = _chk.symbol("time", time)
     return p.diff(time) + sum((f[i] * p).diff(x[i]) for i in range(len(x)))
 
 
 def log_continuity_residual(logp: sp.Expr, f: sp.Matrix, x: sp.Matrix, time=t) -> sp.Expr:
     """(CE) divided by ``p > 0``: ``d log p/dt + div f + f . grad log p`` (unsimplified)."""
+    logp = _chk.expr("logp", logp, finite=False)
+    x = _coords("x", x, "f", f)
+    time = _chk.symbol("time", time)
     return logp.diff(time) + sum(f[i].diff(x[i]) + f[i] * logp.diff(x[i]) for i in range(len(x)))
 
 
 def log_gaussian(x: sp.Matrix, mean: sp.Matrix, var: sp.Expr) -> sp.Expr:
     """``log N(x; mean, var I)``, the isotropic Gaussian log-density."""
+    x = _chk.column("x", x)
+    mean = _chk.column("mean", mean)
+    _same_length("x", x, "mean", mean)
+    var = _chk.expr("var", var, "positive")
     d = len(x)
     r2 = sum((x[i] - mean[i]) ** 2 for i in range(d))
     return -r2 / (2 * var) - sp.Rational(d, 2) * sp.log(2 * sp.pi * var)

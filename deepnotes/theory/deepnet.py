@@ -32,6 +32,44 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
+from deepnotes.checks import one_of, positive_int
+from deepnotes.theory._checks import count, expr, flag
+
+__all__ = [
+    "ARCHITECTURES",
+    "CHOICES",
+    "G",
+    "K",
+    "M",
+    "N",
+    "OPTIMIZERS",
+    "SCHEMES",
+    "SU_CHOICE",
+    "alpha",
+    "branch_scale_gradients",
+    "condition",
+    "deepnorm_scale_invariance_residual",
+    "eta",
+    "first_order_increment",
+    "increment_order",
+    "lam",
+    "paper_constants",
+    "paper_relations",
+    "plain_sgd_increment",
+    "post_hoc_branch_scale",
+    "predicted_slope",
+    "preln_constants",
+    "probe_chain_rule_residual",
+    "probe_scale",
+    "probe_scale_closed_form",
+    "relu_homogeneity_residual",
+    "scheme_constants",
+    "scheme_values",
+    "sign_rewrite_residual",
+    "solve_constants",
+    "su_table",
+]
+
 #: Depth (number of Transformer layers; there are ``2N`` residual sub-layers).
 N = sp.Symbol("N", positive=True)
 #: Number of decoder layers (encoder-decoder models).
@@ -67,9 +105,7 @@ SCHEMES = (
 
 
 def _check_optimizer(optimizer: str) -> str:
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    return optimizer
+    return one_of("optimizer", optimizer, OPTIMIZERS)
 
 
 # ---------------------------------------------------------------------------
@@ -145,8 +181,7 @@ def probe_scale_closed_form(n: int = 3) -> tuple[sp.Expr, sp.Expr]:
 
     Chapter 1, section "The magnitude probe".
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    n = positive_int("n", n)
     s = sp.symbols(f"s1:{n + 1}", positive=True)
     t = sp.Symbol("t", positive=True)
     objective = sum((si**2 * t - 1) ** 2 for si in s)
@@ -164,9 +199,19 @@ def probe_scale(weight: np.ndarray) -> float:
 
     Chapter 1, section "The magnitude probe".
     """
-    w = np.asarray(weight, dtype=float)
+    if isinstance(weight, (str, bytes)):
+        raise TypeError(f"weight must be a 2-D array of real numbers, got {weight!r}")
+    try:
+        w = np.asarray(weight)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"weight must be a 2-D array of real numbers: {err}") from None
+    if w.dtype.kind not in "iuf":
+        raise TypeError(f"weight must be a 2-D array of real numbers, got dtype {w.dtype}")
+    w = w.astype(float)
     if w.ndim != 2:
         raise ValueError(f"weight must be a 2-D matrix, got shape {w.shape}")
+    if not np.isfinite(w).all():
+        raise ValueError("weight must be finite, got NaN or infinity")
     gram = w @ w.T
     denom = np.trace(gram)
     if denom <= 0:
@@ -252,8 +297,10 @@ def deepnorm_scale_invariance_residual(
 
     Chapter 1, section "DeepNorm and the gradient of a branch".
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an int >= 2, got {n!r}")
+    n = count("n", n, 2)
+    if branch_weight is not None:
+        branch_weight = expr("branch_weight", branch_weight)
+    simplify = flag("simplify", simplify)
     x = sp.Matrix(sp.symbols(f"x1:{n + 1}", real=True))
     f = sp.Matrix(sp.symbols(f"f1:{n + 1}", real=True))
     lhs = layer_norm(alpha * x + f) if branch_weight is None else layer_norm(x + branch_weight * f)
@@ -281,6 +328,8 @@ def increment_order(optimizer: str, alpha_expr=alpha, lam_expr=lam) -> sp.Expr:
     Chapter 1, section "One condition per optimizer".
     """
     _check_optimizer(optimizer)
+    alpha_expr = expr("alpha_expr", alpha_expr, "positive")
+    lam_expr = expr("lam_expr", lam_expr, "positive")
     g = sp.Symbol("g", positive=True)
     theta_norm = sp.Symbol("theta_norm", positive=True)
     _, d_loss = first_order_increment(optimizer)
@@ -324,8 +373,7 @@ def solve_constants(optimizer: str, choice: str = "symmetric") -> dict[str, sp.E
     Chapter 1, section "One condition per optimizer".
     """
     _check_optimizer(optimizer)
-    if choice not in CHOICES:
-        raise ValueError(f"choice must be one of {CHOICES}, got {choice!r}")
+    one_of("choice", choice, CHOICES)
     return dict(_solve_constants(optimizer, choice))
 
 
@@ -398,6 +446,7 @@ def paper_constants(architecture: str = "encoder") -> dict[str, sp.Expr]:
 
     Chapter 1, section "The paper's constants".
     """
+    one_of("architecture", architecture, ARCHITECTURES)
     q = sp.Rational
     if architecture == "encoder":
         return {"alpha": (2 * N) ** q(1, 4), "beta": (8 * N) ** q(-1, 4)}
@@ -410,7 +459,7 @@ def paper_constants(architecture: str = "encoder") -> dict[str, sp.Expr]:
             "alpha_decoder": (3 * M) ** q(1, 4),
             "beta_decoder": (12 * M) ** q(-1, 4),
         }
-    raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def paper_relations() -> dict[str, sp.Expr]:
@@ -455,6 +504,7 @@ def scheme_constants(scheme: str) -> dict[str, sp.Expr]:
 
     Chapter 1, section "Measuring the increment against depth".
     """
+    one_of("scheme", scheme, SCHEMES)
     one = sp.Integer(1)
     if scheme in ("post_ln", "pre_ln", "no_residual"):
         kind = {"post_ln": "post", "pre_ln": "pre", "no_residual": "none"}[scheme]
@@ -471,8 +521,6 @@ def scheme_constants(scheme: str) -> dict[str, sp.Expr]:
         "pre_ln_sgd": ("sgd", "alpha_one", "pre"),
         "pre_ln_adam": ("adam", "alpha_one", "pre"),
     }
-    if scheme not in rows:
-        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     opt, choice, kind = rows[scheme]
     consts = solve_constants(opt, choice)
     return {"alpha": consts["alpha"], "lambda": consts["lambda"], "norm": kind}
@@ -483,8 +531,6 @@ def scheme_values(scheme: str, depth: int) -> tuple[float, float]:
 
     Chapter 1, section "Measuring the increment against depth".
     """
-    from deepnotes.checks import positive_int
-
     depth = positive_int("depth", depth)
     c = scheme_constants(scheme)
     return float(c["alpha"].subs(N, int(depth))), float(c["lambda"].subs(N, int(depth)))
@@ -499,7 +545,7 @@ def predicted_slope(scheme: str, optimizer: str) -> float | None:
     Chapter 1, section "Measuring the increment against depth".
     """
     _check_optimizer(optimizer)
-    c = scheme_constants(scheme)
+    c = scheme_constants(scheme)  # checks scheme
     if scheme in ("pre_ln", "no_residual"):
         return None
     order = increment_order(optimizer, c["alpha"], c["lambda"])

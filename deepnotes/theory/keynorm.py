@@ -11,12 +11,14 @@ import sympy as sp
 import sympy.stats as stats
 
 from deepnotes.checks import positive_int
+from deepnotes.theory._checks import count, count_or_symbol, expr
 
 __all__ = [
     "a",
     "cos_j",
     "cos_l",
     "cosine_scale",
+    "d_sym",
     "entropy_lower_bound",
     "expected_norm",
     "expected_sq_norm",
@@ -46,6 +48,7 @@ d_sym = sp.Symbol("d", positive=True, integer=True)
 def expected_sq_norm(d: int | sp.Symbol = d_sym) -> sp.Expr:
     """``E ||x||^2`` for ``x ~ N(0, I_d)``, from ``sympy.stats`` (a chi-squared variable with ``d``
     degrees of freedom)."""
+    d = count_or_symbol("d", d)
     return sp.simplify(stats.E(stats.ChiSquared("c", d)))
 
 
@@ -58,13 +61,14 @@ def expected_norm(d: int) -> sp.Expr:
 
 def norm_series(d: int | sp.Symbol = d_sym) -> sp.Expr:
     """The two-term approximation ``sqrt(d) - 1/(4 sqrt(d))`` of ``E ||x||`` (a definition)."""
+    d = count_or_symbol("d", d)
     return sp.sqrt(d) - 1 / (4 * sp.sqrt(d))
 
 
 def sphere_logit_second_moment(d: int = 3) -> tuple[sp.Expr, sp.Expr]:
     """``E[(q . u)^2]`` for ``u`` uniform on the unit sphere of ``R^3``, integrated in spherical
     coordinates, and ``||q||^2 / d``; the chapter checks they are equal."""
-    if d != 3:
+    if count("d", d) != 3:
         raise ValueError(
             f"d must be 3 (the integral is written in spherical coordinates), got {d!r}"
         )
@@ -120,7 +124,7 @@ def entropy_lower_bound() -> sp.Expr:
 
 def log_ratio(scale: sp.Expr | None = None) -> sp.Expr:
     """``log(p_j / p_l)`` for logits ``scale * ||q|| ||k|| cos``: the softmax normaliser cancels."""
-    scale = 1 / sp.sqrt(d_sym) if scale is None else scale
+    scale = 1 / sp.sqrt(d_sym) if scale is None else expr("scale", scale, "positive")
     s_j = scale * q_norm * k_j * cos_j
     s_l = scale * q_norm * k_l * cos_l
     return sp.expand_log(sp.log(sp.exp(s_j) / sp.exp(s_l)), force=True)
@@ -128,6 +132,7 @@ def log_ratio(scale: sp.Expr | None = None) -> sp.Expr:
 
 def rope_block(theta: sp.Expr) -> sp.Matrix:
     """The 2x2 rotation RoPE applies to one pair of coordinates (a definition)."""
+    theta = expr("theta", theta, "real")
     return sp.Matrix([[sp.cos(theta), -sp.sin(theta)], [sp.sin(theta), sp.cos(theta)]])
 
 
@@ -152,4 +157,4 @@ def rope_relative_gap() -> sp.Matrix:
 def cosine_scale(length: int, factor: float | sp.Expr = 4) -> sp.Expr:
     """The cosine-attention scale ``lambda = factor * ln(length)`` (the article's ``4 log n``)."""
     length = positive_int("length", length)
-    return sp.nsimplify(factor) * sp.log(length)
+    return sp.nsimplify(expr("factor", factor, "positive")) * sp.log(length)

@@ -27,6 +27,9 @@ import functools
 import numpy as np
 import sympy as sp
 
+from deepnotes.checks import one_of, real
+from deepnotes.theory._checks import count, expr
+
 __all__ = [
     "FLOAT_MAX",
     "complex_projection",
@@ -35,13 +38,17 @@ __all__ = [
     "disk_fraction",
     "half_split",
     "mean_impulse",
+    "nu",
     "overflow_lengths",
     "polar_jacobian",
+    "r_max",
+    "r_min",
     "ring_init",
     "rwkv_equivalence",
     "scan_operator",
     "scan_operator_associativity",
     "state_variance",
+    "t_sym",
     "unrolled_state",
     "upper_lower_symbolic",
 ]
@@ -58,10 +65,9 @@ nu = sp.Symbol("nu", positive=True)
 r_min, r_max = sp.symbols("r_min r_max", positive=True)
 
 
-def _check_steps(name: str, value, low: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+def _check_steps(name: str, value, low: int = 0, high: int = 4096) -> int:
+    # the symbolic loops grow with the count: 4096 is far past any use and still returns
+    return count(name, value, low, high)
 
 
 def unrolled_state(steps: int = 5) -> dict:
@@ -242,10 +248,16 @@ def mean_impulse() -> dict:
     return {"modulus": modulus, "real": modulus * cos_mean, "k": k, "max_phase": phase}
 
 
+def _element(name: str, e) -> tuple:
+    if not isinstance(e, (tuple, list)) or len(e) != 2:
+        raise TypeError(f"{name} must be a pair (a, b), got {e!r}")
+    return expr(f"{name}[0]", e[0]), expr(f"{name}[1]", e[1])
+
+
 def scan_operator(e1, e2):
     """The paper's operator ``(a1, b1) o (a2, b2) = (a1 a2, a2 b1 + b2)``: composing
     ``x -> a1 x + b1`` then ``x -> a2 x + b2``.  Chapter 6, eq. (lru-scan-op)."""
-    (a1, b1), (a2, b2) = e1, e2
+    (a1, b1), (a2, b2) = _element("e1", e1), _element("e2", e2)
     return (a1 * a2, a2 * b1 + b2)
 
 
@@ -321,14 +333,8 @@ def overflow_lengths(r: float, fmt: str = "float32") -> dict:
     Returns floats ``{"power", "cumsum", "first_bad_index", "max"}``.  Chapter 6, "The naive
     parallel form overflows".
     """
-    if fmt not in FLOAT_MAX:
-        raise ValueError(f"fmt must be one of {sorted(FLOAT_MAX)}, got {fmt!r}")
-    try:
-        rv = float(r)
-    except (TypeError, ValueError):
-        raise ValueError(f"r must be a number in (0, 1), got {r!r}") from None
-    if isinstance(r, bool) or not 0.0 < rv < 1.0:
-        raise ValueError(f"r must lie in (0, 1), got {r!r}")
+    one_of("fmt", fmt, FLOAT_MAX)
+    rv = real("r", r, 0.0, 1.0, closed=False)
     big = FLOAT_MAX[fmt]
     k_star, n_star = _overflow_solutions()
     q, big_m = sp.Symbol("q", positive=True), sp.Symbol("M", positive=True)

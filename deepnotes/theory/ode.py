@@ -21,6 +21,41 @@ from __future__ import annotations
 
 import sympy as sp
 
+from deepnotes.checks import one_of
+from deepnotes.theory import _checks as _chk
+
+__all__ = [
+    "R",
+    "WORKED_KERNELS",
+    "beta_transform_density",
+    "continuity_equation",
+    "d",
+    "divergence_form",
+    "dt",
+    "e",
+    "gaussian_sep",
+    "gravity_field",
+    "gravity_radial_cdf",
+    "gravity_radius_density",
+    "isotropic_radial_ode",
+    "normalising_constant",
+    "normalising_constant_claim",
+    "point_source_divergence",
+    "point_source_flux",
+    "r",
+    "ratio_trick_density",
+    "reverse_construction",
+    "rho",
+    "s",
+    "scale_family_ratio",
+    "score_identity",
+    "sep_residual",
+    "space_only_divergence",
+    "sphere_area",
+    "t",
+    "worked_cdf",
+]
+
 t, r, R, rho, s, e = sp.symbols("t r R rho s e", positive=True)
 d = sp.Symbol("d", positive=True, integer=True)
 dt = sp.Symbol("Delta_t", positive=True)
@@ -30,13 +65,14 @@ WORKED_KERNELS = ("tanh", "exp", "gravity", "gaussian")
 
 
 def _check_dim(name: str, value, lo: int = 1, hi: int = 64) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ValueError(f"{name} must be an int in [{lo}, {hi}], got {value!r}")
-    return value
+    return _chk.count(name, value, lo, hi)
 
 
 def sphere_area(dim) -> sp.Expr:
-    """Area of the unit sphere in ``R^dim``: ``S_dim = 2 pi^(dim/2) / Gamma(dim/2)``."""
+    """Area of the unit sphere in ``R^dim``: ``S_dim = 2 pi^(dim/2) / Gamma(dim/2)``.
+
+    ``dim`` is a positive integer or a SymPy expression for one (``d``)."""
+    dim = _chk.count_or_symbol("dim", dim)
     return 2 * sp.pi ** (sp.S(dim) / 2) / sp.gamma(sp.S(dim) / 2)
 
 
@@ -134,6 +170,7 @@ def normalising_constant(dim: int) -> sp.Expr:
 
 def normalising_constant_claim(dim) -> sp.Expr:
     """The stated value ``Gamma((d+1)/2) / pi^((d+1)/2) = 2 / S_{d+1}`` (a definition)."""
+    dim = _chk.count_or_symbol("dim", dim)
     return sp.gamma(sp.S(dim + 1) / 2) / sp.pi ** (sp.S(dim + 1) / 2)
 
 
@@ -150,6 +187,7 @@ def gravity_radial_cdf(dim: int) -> sp.Expr:
 
 def gravity_radius_density(dim) -> sp.Expr:
     """Density of ``|z|`` under the gravity kernel: ``C S_d rho^(d-1) (1+rho^2)^(-(d+1)/2)``."""
+    dim = _chk.count_or_symbol("dim", dim)
     return (
         normalising_constant_claim(dim)
         * sphere_area(dim)
@@ -216,6 +254,9 @@ def space_only_divergence(dim: int = 3) -> sp.Expr:
 
 def sep_residual(phi: sp.Expr, varphi: sp.Expr, dim=d) -> sp.Expr:
     """The SEP equation ``d_t phi + r^(1-d) d_r (r^d varphi)`` for radial ``phi_t(r), varphi_t(r)``."""
+    phi = _chk.expr("phi", phi, finite=False)
+    varphi = _chk.expr("varphi", varphi, finite=False)
+    dim = _chk.count_or_symbol("dim", dim)
     return sp.simplify(phi.diff(t) + r ** (1 - dim) * (r**dim * varphi).diff(r))
 
 
@@ -263,8 +304,7 @@ def worked_cdf(kernel: str) -> sp.Expr:
         "gravity": 1 - t / sp.sqrt(t**2 + r**2),
         "gaussian": 1 - sp.exp(-(r**2) / (2 * t**2)),
     }
-    if kernel not in cdfs:
-        raise ValueError(f"kernel must be one of {WORKED_KERNELS}, got {kernel!r}")
+    one_of("kernel", kernel, WORKED_KERNELS)
     return cdfs[kernel]
 
 
@@ -275,6 +315,11 @@ def reverse_construction(psi: sp.Expr, dim=2, lam: sp.Expr = sp.S.Zero) -> dict:
     SEP residual, and the one-point speed ratio ``varphi / phi`` (so the velocity is
     ``(varphi/phi) (x - x0)``).
     """
+    psi = _chk.expr("psi", psi, finite=False)
+    if r not in psi.free_symbols:
+        raise ValueError(f"psi must be a radial CDF, a function of r, got {psi}")
+    dim = _chk.count_or_symbol("dim", dim)
+    lam = _chk.expr("lam", lam)
     phi = sp.simplify(psi.diff(r) / r ** (dim - 1))
     varphi = sp.simplify(-(psi + lam).diff(t) / r**dim)
     return {

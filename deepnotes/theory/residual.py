@@ -27,7 +27,8 @@ from collections.abc import Callable
 import numpy as np
 import sympy as sp
 
-from deepnotes.checks import positive_int
+from deepnotes.checks import one_of, positive_int
+from deepnotes.theory import _checks as _chk
 
 __all__ = [
     "DEPTH",
@@ -71,17 +72,26 @@ EPSILON_RULES: dict[str, sp.Expr] = {
 }
 
 
+def _checked_expr(name: str, value) -> sp.Expr:
+    """A SymPy expression argument of a derivation step (``expr``), or a number."""
+    return _chk.expr(name, value, finite=False)
+
+
 def _check_kind(kind: str) -> None:
-    if kind not in ("1d", "1d-squared", "highd"):
-        raise ValueError(f"kind must be '1d', '1d-squared' or 'highd', got {kind!r}")
+    one_of("kind", kind, ("1d", "1d-squared", "highd"))
+
+
+def _depth(N) -> sp.Expr:
+    """A depth: a positive integer or a SymPy expression for one (``DEPTH``)."""
+    return _chk.count_or_symbol("N", N, 1)
 
 
 def epsilon_rule(p, N: sp.Expr = DEPTH) -> sp.Expr:
     """The branch scale ``eps = N**-p`` (Chapter 2, section "Small enough")."""
-    p = sp.sympify(p)
-    if p.is_number and p.is_negative:
+    p = _chk.expr("p", p)
+    if p.is_negative:
         raise ValueError(f"p must be >= 0 (eps = N**-p must not grow with depth), got {p}")
-    return N ** (-p)
+    return _depth(N) ** (-p)
 
 
 # --- 1. increment explosion ------------------------------------------------------------------
@@ -94,7 +104,8 @@ def increment_exponent(gradient_exponent, optimizer: str = "sgd") -> sp.Expr:
     ``1 + 2a``; a sign-like update (Adam's first step) gives ``dL ~ eta N K |G|``, exponent
     ``1 + a`` (Chapter 2, eq. "increment"; Chapter 1 for the Adam case).
     """
-    a = sp.sympify(gradient_exponent)
+    a = _chk.expr("gradient_exponent", gradient_exponent, "real")
+    one_of("optimizer", optimizer, ("sgd", "adam"))
     if optimizer == "sgd":
         return 1 + 2 * a
     if optimizer == "adam":
@@ -119,10 +130,21 @@ def expectation(expr: sp.Expr, variances: dict[sp.Symbol, sp.Expr]) -> sp.Expr:
     independent variables, and ``E[z**k]`` is ``0`` for odd ``k`` and ``(k-1)!! var**(k/2)``
     for even ``k``.  Symbols not in ``variances`` are constants.
     """
+    expr_ = _checked_expr("expr", expr)
+    if not isinstance(variances, dict):
+        raise TypeError(f"variances must be a dict {{symbol: variance}}, got {variances!r}")
     randoms = list(variances)
     if not randoms:
         raise ValueError("variances must name at least one random symbol")
-    poly = sp.Poly(sp.expand(expr), *randoms)
+    for z, var in variances.items():
+        _chk.symbol("variances' keys", z)
+        _chk.expr(f"variances[{z}]", var, "nonnegative")
+    try:
+        poly = sp.Poly(sp.expand(expr_), *randoms)
+    except sp.PolynomialError:
+        raise ValueError(
+            f"expr must be a polynomial in the variances' symbols, got {expr_}"
+        ) from None
     total = sp.Integer(0)
     for powers, coeff in poly.terms():
         term = coeff
@@ -138,8 +160,9 @@ def expectation(expr: sp.Expr, variances: dict[sp.Symbol, sp.Expr]) -> sp.Expr:
 def forward_moment(n: int, sigma2: sp.Expr, q: sp.Expr) -> sp.Expr:
     """``E[y_1**2]`` for ``y = x W`` with ``n`` inputs of variance ``q`` and weights of variance
     ``sigma2``, computed monomial by monomial with :func:`expectation` (equals ``n sigma2 q``)."""
-    if int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = positive_int("n", n)
+    sigma2 = _chk.expr("sigma2", sigma2, "nonnegative")
+    q = _chk.expr("q", q, "nonnegative")
     xs = sp.symbols(f"x1:{n + 1}")
     ws = sp.symbols(f"W1:{n + 1}")
     y = sum(x * w for x, w in zip(xs, ws, strict=True))
@@ -185,7 +208,7 @@ def chain_forward_ratio(g: sp.Expr, N: sp.Expr = DEPTH) -> sp.Expr:
 
     The closed form; :func:`chain_forward_recursion` derives it from the per-layer recursion.
     """
-    return g ** (2 * N)
+    return _chk.expr("g", g, "real") ** (2 * _depth(N))
 
 
 def chain_forward_recursion(g: sp.Expr, N: sp.Expr = DEPTH) -> sp.Expr:
@@ -194,6 +217,7 @@ def chain_forward_recursion(g: sp.Expr, N: sp.Expr = DEPTH) -> sp.Expr:
     Each layer of gain ``g`` multiplies the second moment by ``g**2`` (Chapter 2, "stable
     propagation"); the solution is the forward ratio of :func:`chain_forward_ratio`.
     """
+    g, N = _chk.expr("g", g, "real"), _depth(N)
     layer = sp.Symbol("l", integer=True, nonnegative=True)
     q = sp.Function("q")
     sol = sp.rsolve(q(layer + 1) - g**2 * q(layer), q(layer), {q(0): 1})
@@ -206,7 +230,7 @@ def chain_gradient_scale(g: sp.Expr, N: sp.Expr = DEPTH) -> sp.Expr:
 
     The closed form; :func:`linear_chain_gradient` derives it by differentiating a chain.
     """
-    return g ** (N - 1)
+    return _chk.expr("g", g, "real") ** (_depth(N) - 1)
 
 
 def linear_chain_gradient(depth: int, layer: int, g: sp.Expr) -> sp.Expr:
@@ -218,6 +242,7 @@ def linear_chain_gradient(depth: int, layer: int, g: sp.Expr) -> sp.Expr:
     depth, layer = positive_int("depth", depth), positive_int("layer", layer)
     if layer > depth:
         raise ValueError(f"layer must lie in 1..depth={depth}, got {layer!r}")
+    g = _chk.expr("g", g, "real")
     ws = sp.symbols(f"w1:{depth + 1}")
     y = sp.Mul(*ws)
     return sp.diff(y, ws[layer - 1]).subs({w: g for w in ws})
@@ -225,6 +250,7 @@ def linear_chain_gradient(depth: int, layer: int, g: sp.Expr) -> sp.Expr:
 
 def stable_positive_gains(N: sp.Expr = DEPTH) -> list[sp.Expr]:
     """Positive real solutions of ``g**(2N) = 1``: ``[1]`` for every depth ``N``."""
+    N = _depth(N)
     g = sp.Symbol("g", positive=True)
     sols = sp.solve(sp.Eq(chain_forward_ratio(g, N), 1), g)
     real_pos = [s for s in sols if s.is_real and s.is_positive]
@@ -266,16 +292,21 @@ def gradient_sum(eps, N: sp.Expr = DEPTH, branch_factor=RELU_BRANCH_FACTOR) -> s
     ``branch_factor = 3/2`` (``W2``'s gradient counts once, ``W1``'s half, as half the units
     are active).  Chapter 2, the table.
     """
+    N = _depth(N)
+    branch_factor = _chk.expr("branch_factor", branch_factor, "positive")
     if eps is None:
         return sp.sympify(N)
-    eps = sp.sympify(eps)
-    if eps.is_number and (eps.is_negative or eps.has(sp.nan)):
-        raise ValueError(f"eps must be >= 0 or None (plain chain), got {eps}")
+    eps = _chk.expr("eps", eps, "nonnegative")
     return branch_factor * N * eps**2 * (1 + eps**2) ** (N - 1)
 
 
 def asymptotic_slope(expr: sp.Expr, N: sp.Expr = DEPTH) -> sp.Expr:
     """``lim_{N->oo} d log(expr) / d log N``: the log-log slope a depth sweep approaches."""
+    N = _chk.symbol("N", N)
+    expr_ = _checked_expr("expr", expr)
+    if N not in expr_.free_symbols:
+        raise ValueError(f"expr must depend on N = {N}, got {expr_}")
+    expr = expr_
     return sp.limit(sp.simplify(N * sp.diff(sp.log(expr), N)), N, sp.oo)
 
 
@@ -290,11 +321,8 @@ def amplification(eps: sp.Expr, N: sp.Expr = DEPTH, kind: str = "highd") -> sp.E
     ``(1 + eps**2)**N`` (random branch Jacobian, cross term zero in expectation).
     """
     _check_kind(kind)
-    eps, N = sp.sympify(eps), sp.sympify(N)
-    if eps.is_number and (eps.is_negative or eps.has(sp.nan)):
-        raise ValueError(f"eps must be >= 0, got {eps}")
-    if N.is_number and not N >= 1:
-        raise ValueError(f"N must be >= 1 (number of layers), got {N}")
+    eps = _chk.expr("eps", eps, "nonnegative")
+    N = _depth(N)
     if kind == "1d":
         return (1 + eps) ** N
     if kind == "1d-squared":
@@ -337,8 +365,7 @@ def expected_step_norm(d: int = 2) -> dict[str, sp.Expr]:
     Exact symbolic expectation with :func:`expectation`; returns ``value``, ``claim``
     (``(1 + eps**2) ||v||^2``) and ``cross_term`` (``E[2 eps <v, v J>]``, zero).
     """
-    if int(d) != d or d < 1:
-        raise ValueError(f"d must be a positive integer, got {d!r}")
+    d = positive_int("d", d)
     v = sp.Matrix(1, d, sp.symbols(f"v1:{d + 1}", real=True))
     J = sp.Matrix(d, d, lambda i, j: sp.Symbol(f"J{i + 1}{j + 1}", real=True))
     variances = {J[i, j]: sp.Rational(1, d) for i in range(d) for j in range(d)}

@@ -19,6 +19,20 @@ import sympy as sp
 from sympy import stats
 
 from deepnotes.checks import positive_int
+from deepnotes.theory._checks import expr
+
+__all__ = [
+    "L",
+    "depth_second_moment",
+    "g",
+    "layer_map",
+    "n",
+    "output_second_moment",
+    "output_second_moment_exact",
+    "sigma2",
+    "stable_sigma2",
+    "v",
+]
 
 n, sigma2, v, g, L = sp.symbols("n sigma2 v g L", positive=True)
 
@@ -58,7 +72,9 @@ def layer_map(m_in: sp.Expr) -> sp.Expr:
     """The second moment after one layer with ``sigma2 = g^2/n`` fed a second moment ``m_in``.
 
     :func:`output_second_moment` with ``sigma2 = g^2/n`` and ``v = m_in``: ``g^2 m_in``.
+    ``m_in`` is a SymPy expression or a number (a second moment: not negative).
     """
+    m_in = expr("m_in", m_in, "nonnegative")
     return output_second_moment().subs({sigma2: g**2 / n, v: m_in})
 
 
@@ -79,7 +95,7 @@ def depth_second_moment(
         layer = layer_map
     if not callable(layer):
         raise TypeError(f"layer must be a callable on SymPy expressions, got {layer!r}")
-    step = sp.sympify(layer(moment(L)))
+    step = expr("layer's result", layer(moment(L)))
     try:
         sol = sp.rsolve(moment(L + 1) - step, moment(L), {moment(0): 1})
     except (ValueError, NotImplementedError) as err:

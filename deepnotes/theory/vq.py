@@ -24,9 +24,12 @@ The chain of reasoning:
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import sympy as sp
+
+from deepnotes.theory._checks import count, flag
 
 __all__ = [
     "block_recurrence",
@@ -41,21 +44,22 @@ __all__ = [
 ]
 
 
-def _codes(z: Sequence[int], c: int) -> list[int]:
-    if isinstance(c, bool) or not isinstance(c, int) or c < 1:
-        raise ValueError(f"c must be a positive int (the codebook size), got {c!r}")
+def _codes(z: Sequence[int], c: int) -> tuple[list[int], int]:
+    c = count("c", c, 1, 64)  # the codebook size; the symbolic matrices grow as n x c
+    if isinstance(z, (str, bytes, dict)) or not isinstance(z, Sequence):
+        raise TypeError(f"z must be a sequence of integer codes, got {type(z).__name__}")
     z = list(z)
-    if not z:
-        raise ValueError("z must hold at least one code")
+    if not z or len(z) > 64:
+        raise ValueError(f"z must hold 1 to 64 codes, got {len(z)}")
     for code in z:
-        if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < c:
+        if isinstance(code, bool) or not isinstance(code, numbers.Integral) or not 0 <= code < c:
             raise ValueError(f"z must hold ints in [0, {c}), got {z!r}")
-    return z
+    return [int(code) for code in z], c
 
 
 def one_hot(z: Sequence[int], c: int) -> sp.Matrix:
     """The assignment matrix ``Delta`` (``n x c``): row ``i`` is one at column ``z[i]``."""
-    z = _codes(z, c)
+    z, c = _codes(z, c)
     return sp.Matrix(len(z), c, lambda i, j: 1 if z[i] == j else 0)
 
 
@@ -67,7 +71,8 @@ def pick_out(z: Sequence[int] = (2, 0, 2, 1), c: int = 3, soft: bool = False) ->
     everywhere (for which the identity fails).  Returns ``S``, ``Delta``, the
     two sides (``n x n``) and their simplified difference.
     """
-    z = _codes(z, c)
+    z, c = _codes(z, c)
+    soft = flag("soft", soft)
     n = len(z)
     S = sp.Matrix(n, c, lambda i, j: sp.Symbol(f"s_{i}{j}", real=True))
     delta = sp.Matrix(n, c, lambda i, j: sp.Rational(1, c)) if soft else one_hot(z, c)
@@ -85,7 +90,7 @@ def causal_recurrence(z: Sequence[int] = (2, 0, 2, 1), c: int = 3) -> dict:
     denominators (``v`` replaced by one: the per-code counts), and the
     differences.
     """
-    z = _codes(z, c)
+    z, c = _codes(z, c)
     n = len(z)
     S = sp.Matrix(n, c, lambda i, j: sp.Symbol(f"s_{i}{j}", real=True))
     v = sp.symbols(f"v_0:{n}", real=True)
@@ -167,9 +172,8 @@ def block_recurrence(
     ``sum_s exp(s_{i s}) U_{r-2}[s]`` with ``U_r = U_{r-1} + Delta_[r]^T V_[r]``
     and ``U_{-1} = U_{-2} = 0``.  Numerators and denominators are compared.
     """
-    z = _codes(z, c)
-    if isinstance(block_len, bool) or not isinstance(block_len, int) or block_len < 1:
-        raise ValueError(f"block_len must be a positive int, got {block_len!r}")
+    z, c = _codes(z, c)
+    block_len = count("block_len", block_len, 1)
     n, L = len(z), block_len
     if n % L:
         raise ValueError(f"len(z) = {n} must be a multiple of block_len = {L}")
@@ -233,6 +237,7 @@ def crossover_length(with_update: bool = False) -> sp.Expr:
     Without the update term ``n* = 2 (2 l + c)``; the update adds
     ``2 d_v / (d_k + d_v)`` tokens.
     """
+    with_update = flag("with_update", with_update)
     model = cost_model()
     n = model["symbols"][0]
     vq = model["vq_with_update"] if with_update else model["vq"]
