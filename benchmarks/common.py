@@ -110,13 +110,23 @@ def interleave(
 
 def peak_rss_child(code: str, *args: str, env: dict | None = None, timeout: float = 900) -> dict:
     """Run ``code`` (a Python program) in a fresh interpreter and return the JSON object it
-    prints on its last line, with ``peak_rss_mib`` (that process's ``ru_maxrss``) added."""
+    prints on its last line, with ``peak_rss_mib`` (that process's peak resident memory,
+    ``VmHWM`` where ``/proc`` has it, else ``ru_maxrss``) added."""
     wrapper = (
         "import json, resource, runpy, sys\n"
         "ns = {'__name__': '__main__'}\n"
         f"exec(compile({code!r}, '<benchmark>', 'exec'), ns)\n"
-        "print(json.dumps({'peak_rss_mib':"
-        " resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+        "def _hwm():\n"
+        "    # VmHWM is this process's own high-water mark; ru_maxrss starts from the parent's\n"
+        "    # resident size at the fork, so it over-reports small children\n"
+        "    try:\n"
+        "        for line in open('/proc/self/status'):\n"
+        "            if line.startswith('VmHWM:'):\n"
+        "                return int(line.split()[1]) / 1024\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "print(json.dumps({'peak_rss_mib': _hwm()}))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", wrapper, *args],
