@@ -183,7 +183,10 @@ def main() -> None:
         "param_bytes": param_bytes,
         "quick": args.quick,
     }
-    common.save(NAME, rows, targets, params, device=args.device, notes=notes)
+    if args.quick:
+        print("not saved (--quick; benchmarks/results holds full runs only)")
+    else:
+        common.save(NAME, rows, targets, params, device=args.device, notes=notes)
 
 
 if __name__ == "__main__":

@@ -316,7 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         "pages a forked worker shares are counted per process); max_process_mib is the largest "
         "single process's ru_maxrss. slowest_cell is the index of the chapter's slowest cell."
     )
-    if not args.no_save:
+    if args.quick or args.no_save:
+        print("not saved (--quick or --no-save; benchmarks/results holds full runs only)")
+    else:
         common.save(
             "book",
             rows,

@@ -370,7 +370,10 @@ def main() -> None:
     for method, sl in slopes.items():  # flat, so that the Performance appendix shows them
         params[f"time_slope_{method}"] = sl["time"]
         params[f"memory_slope_{method}"] = sl["memory"]
-    common.save(NAME, rows, targets, params, device=args.device, notes=notes)
+    if args.quick:
+        print("not saved (--quick; benchmarks/results holds full runs only)")
+    else:
+        common.save(NAME, rows, targets, params, device=args.device, notes=notes)
 
 
 def _gflop(method: str, flops: dict) -> float:
