@@ -225,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         "stylesheets name, and MathJax's fonts, which it fetches on demand; the Vega bundle "
         "is loaded only by pages with an interactive figure."
     )
-    if not args.no_save:
+    if args.quick or args.no_save:
+        print("not saved (--quick or --no-save)")
+    else:
         common.save("site", rows, [], {"html": where, **totals}, notes=notes)
     return 0
 
