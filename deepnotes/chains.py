@@ -23,7 +23,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepnotes.checks import float_dtype, positive_float, positive_int, real, real_array, tensor
+from deepnotes.checks import (
+    float_dtype,
+    nonempty_list,
+    positive_float,
+    positive_int,
+    real,
+    real_array,
+    tensor,
+)
 from deepnotes.checks import generator as check_generator
 from deepnotes.increment import one_step_increment
 
@@ -353,16 +361,6 @@ def _check_params(params) -> list[torch.Tensor]:
     return params
 
 
-def _sequence(name: str, values) -> list:
-    """A non-empty list from a list, tuple or array (a bare string or number is an error)."""
-    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
-        raise ValueError(f"{name} must be a non-empty list, got {values!r}")
-    values = list(values)
-    if not values:
-        raise ValueError(f"{name} must be a non-empty list, got []")
-    return values
-
-
 def _branch_output(
     v: torch.Tensor,
     kind: str,
@@ -444,9 +442,9 @@ def amplification_sweep(
     One row per setting: ``p``, ``N``, ``kind``, ``ratio`` (the Monte Carlo mean of
     ``||v_N||^2 / ||v_0||^2``) and ``median``.  Chapter 2, section "small enough".
     """
-    ps = [check_eps(p, "ps") for p in _sequence("ps", ps)]
-    depths = [check_depth(n, "depths") for n in _sequence("depths", depths)]
-    kinds = _sequence("kinds", kinds)
+    ps = [check_eps(p, "ps") for p in nonempty_list("ps", ps)]
+    depths = [check_depth(n, "depths") for n in nonempty_list("depths", depths)]
+    kinds = nonempty_list("kinds", kinds)
     for kind in kinds:
         if not isinstance(kind, str) or kind not in ("aligned", "random"):
             raise ValueError(f"kinds must hold 'aligned' or 'random', got {kind!r}")
@@ -537,7 +535,7 @@ def depth_sweep(
     ``loss`` may list several of :data:`LOSSES`: each is measured on the same chain and
     problem, one row per loss, named in the row's ``objective``.
     """
-    names = _sequence("names", names)
+    names = nonempty_list("names", names)
     for name in names:
         if not isinstance(name, str) or not (
             name in ("plain-orthogonal", "plain-relu") or name.startswith("residual-")
@@ -545,10 +543,10 @@ def depth_sweep(
             raise ValueError(
                 f"names must hold 'plain-orthogonal', 'plain-relu' or 'residual-<p>', got {name!r}"
             )
-    objectives = [loss] if isinstance(loss, str) else _sequence("loss", loss)
+    objectives = [loss] if isinstance(loss, str) else nonempty_list("loss", loss)
     if any(not isinstance(o, str) or o not in LOSSES for o in objectives):
         raise ValueError(f"loss must be one of {LOSSES} or a list of them, got {loss!r}")
-    depths = [check_depth(n, "depths") for n in _sequence("depths", depths)]
+    depths = [check_depth(n, "depths") for n in nonempty_list("depths", depths)]
     seeds = check_depth(seeds, "seeds")
     check_depth(width, "width")
     check_depth(batch, "batch")

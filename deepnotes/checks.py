@@ -175,3 +175,15 @@ def boolean(name: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
+
+
+def nonempty_list(name: str, values) -> list:
+    """A non-empty list from a list, tuple or array (a bare string or number is an error)."""
+    from collections.abc import Iterable, Mapping
+
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise ValueError(f"{name} must be a non-empty list, got {values!r}")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name} must be a non-empty list, got []")
+    return values

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import torch
 
-from deepnotes.checks import integral, positive_float, positive_int
+from deepnotes.checks import integral, nonempty_list, positive_float, positive_int
 
 __all__ = [
     "OPTIMIZERS",
@@ -237,16 +237,16 @@ def increment_sweep(
     from deepnotes.blocks import SCHEMES, DeepNarrowEncoder
     from deepnotes.tasks import reversal_batch, token_loss
 
-    schemes = _nonempty("schemes", schemes)
+    schemes = nonempty_list("schemes", schemes)
     for s in schemes:
         if not isinstance(s, str) or s not in SCHEMES:
             raise ValueError(f"schemes must be taken from {SCHEMES}, got {s!r}")
-    depths = _nonempty("depths", depths)
+    depths = nonempty_list("depths", depths)
     try:
         depths = [positive_int("depths", n) for n in depths]
     except ValueError:
         raise ValueError(f"depths must be positive integers, got {list(depths)!r}") from None
-    seeds = [_seed("seeds", s) for s in _nonempty("seeds", seeds)]
+    seeds = [_seed("seeds", s) for s in nonempty_list("seeds", seeds)]
     base = dict(DEFAULT_LRS if lrs is None else _check_lrs(lrs))
     for name, value in (("d", d), ("vocab", vocab), ("seq_len", seq_len), ("batch", batch)):
         positive_int(name, value)
@@ -282,16 +282,6 @@ def increment_sweep(
     return records
 
 
-def _nonempty(name: str, values) -> list:
-    """A non-empty list from a list, tuple or array (a bare string or number is an error)."""
-    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
-        raise ValueError(f"{name} must be a non-empty list, got {values!r}")
-    values = list(values)
-    if not values:
-        raise ValueError(f"{name} must be a non-empty list, got []")
-    return values
-
-
 def _seed(name: str, value) -> int:
     try:
         seed = integral(name, value)
@@ -308,7 +298,7 @@ _RECORD_KEYS = ("scheme", "optimizer", "N", "seed", "lr")
 def _check_records(records, key: str) -> list:
     if not isinstance(key, str) or key not in ("actual", "first_order"):
         raise ValueError(f"key must be 'actual' or 'first_order', got {key!r}")
-    records = _nonempty("records", records)
+    records = nonempty_list("records", records)
     for r in records:
         if not isinstance(r, Mapping) or any(k not in r for k in (*_RECORD_KEYS, key)):
             raise ValueError(
@@ -430,7 +420,7 @@ class Jobs:
 
 def _check_jobs(jobs, workers) -> tuple[list, int]:
     workers = positive_int("workers", workers)
-    jobs = _nonempty("jobs", jobs)
+    jobs = nonempty_list("jobs", jobs)
     for job in jobs:
         if not (
             isinstance(job, tuple)

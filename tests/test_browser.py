@@ -29,7 +29,6 @@ import http.server
 import json
 import os
 import re
-import shutil
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -43,17 +42,9 @@ from deepnotes.theory import toolbox as th
 
 pytestmark = [pytest.mark.browser, pytest.mark.book]
 
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+from chromium import ARGS, CHROMIUM  # noqa: E402  (tests/chromium.py)
+
 LOCAL = {"127.0.0.1", "localhost", "::1"}
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
